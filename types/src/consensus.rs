@@ -253,12 +253,14 @@ impl CommitCertificate {
     }
 
     /// Verifies the certificate against `validators`: every signer is in the set and
-    /// appears once, every signature is a valid precommit for this certificate's
-    /// height, round and block on `chain_id`, and the signers form a quorum under the
-    /// set's rule.
+    /// appears once, signatures are in increasing signer order (so one decision has
+    /// one encoding and one hash), every signature is a valid precommit for this
+    /// certificate's height, round and block on `chain_id`, and the signers form a
+    /// quorum under the set's rule.
     pub fn verify(&self, chain_id: &ChainId, validators: &ValidatorSet) -> Result<(), Error> {
         let mut seen = BTreeSet::new();
         let mut tally = PowerTally::default();
+        let mut previous: Option<&PublicKey> = None;
         for sig in &self.signatures {
             let validator = validators.get(&sig.validator).ok_or(Error::UnknownSigner {
                 signer: sig.validator,
@@ -268,6 +270,13 @@ impl CommitCertificate {
                     signer: sig.validator,
                 });
             }
+            if previous.is_some_and(|p| p > &sig.validator) {
+                return Err(Error::Malformed {
+                    what: "commit certificate",
+                    reason: "signatures are not in increasing signer order".into(),
+                });
+            }
+            previous = Some(&sig.validator);
             tally.add(validator);
         }
         if let Some(shortfall) = validators.quorum_shortfall(&tally) {

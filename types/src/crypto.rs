@@ -57,6 +57,18 @@ impl PublicKey {
         ed25519_consensus::VerificationKey::try_from(self.0).is_ok()
     }
 
+    /// Whether the key is a point of small order (a "weak" key). Under ZIP-215's
+    /// cofactored equation `[8]sB = [8]R + [8]kA`, such a key verifies the signature
+    /// `(R = identity, s = 0)` on every message, so anyone could sign as it. For any
+    /// other key that probe fails (barring a hash equal to zero modulo the group
+    /// order). Keys given roles or validator seats must not be weak.
+    pub fn is_small_order(&self) -> bool {
+        let mut probe = [0u8; 64];
+        probe[0] = 1; // the encoding of the identity point; s stays zero
+        self.verify(b"accord/small-order-probe", &Signature(probe))
+            .is_ok()
+    }
+
     /// Verifies `signature` over `message` under the ZIP-215 rules.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), Error> {
         let key = ed25519_consensus::VerificationKey::try_from(self.0)
@@ -194,9 +206,12 @@ fn verify_chunk(chunk: &[SignedMessage<'_>]) -> Vec<usize> {
         .collect()
 }
 
-/// The batch coefficients come from a hash of the whole batch (a Fiat–Shamir
-/// transcript): unpredictable to whoever chose the signatures, and the same on every
-/// node, so verification stays free of ambient randomness.
+/// The batch coefficients' random source is seeded from a hash of the whole chunk (a
+/// Fiat–Shamir transcript): unpredictable to whoever chose the signatures, and free
+/// of ambient randomness. The coefficients themselves may still differ between runs,
+/// because `ed25519-consensus` groups items by key in a `HashMap`; that cannot change a
+/// verdict, since a chunk of valid signatures always passes and a failing chunk is
+/// re-checked one signature at a time.
 fn batch_rng(chunk: &[SignedMessage<'_>]) -> rand_chacha::ChaCha20Rng {
     let mut hasher = Hash::hasher(Domain::new("accord/batch-verification"));
     for item in chunk {
@@ -248,3 +263,30 @@ impl FromStr for Signature {
 
 crate::codec::serde_via_str!(PublicKey, "a 0x-prefixed 32-byte hex ed25519 public key");
 crate::codec::serde_via_str!(Signature, "a 0x-prefixed 64-byte hex ed25519 signature");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_order_keys_are_detected() {
+        // Encodings of points of order 1, 2, 4 and 8 (canonical and not).
+        let small = [
+            "0x0100000000000000000000000000000000000000000000000000000000000000",
+            "0xecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "0x0000000000000000000000000000000000000000000000000000000000000000",
+            "0x0000000000000000000000000000000000000000000000000000000000000080",
+            "0x26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+            "0xc7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+            "0xeeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ];
+        for hex in small {
+            let key = PublicKey::from_hex(hex).unwrap();
+            assert!(key.is_valid_point(), "{hex}");
+            assert!(key.is_small_order(), "{hex}");
+        }
+        for label in ["a", "b", "c"] {
+            assert!(!Keypair::derive_insecure(label).public().is_small_order());
+        }
+    }
+}

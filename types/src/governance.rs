@@ -5,7 +5,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::params::{FreezeWindow, TierParams};
-use crate::{Hash, Height, ProposalId, PublicKey, RegionId, Timestamp};
+use crate::{Hash, Height, ProposalId, PublicKey, RegionId, Timestamp, Validator};
 
 /// Risk tiers, in increasing order.
 #[derive(
@@ -158,8 +158,22 @@ pub struct ValidatorSpec {
     pub consensus_key: PublicKey,
     /// ed25519 public key of its p2p identity.
     pub p2p_key: PublicKey,
+    /// Address its peers dial, as a multiaddr (`/ip4/10.0.0.5/tcp/30300`).
+    pub listen_addr: String,
     /// Voting power.
     pub power: u64,
+}
+
+impl ValidatorSpec {
+    /// The validator as consensus sees it (its p2p identity and address stay with the node).
+    pub fn to_validator(&self) -> Validator {
+        Validator {
+            name: self.name.clone(),
+            region: self.region.clone(),
+            key: self.consensus_key,
+            power: self.power,
+        }
+    }
 }
 
 /// One change to the validator set.

@@ -72,31 +72,75 @@ pub struct Proof {
     pub siblings: Vec<Hash>,
 }
 
-/// A proof for the item at `index`, or `None` if out of range.
+/// A proof for the item at `index`, or `None` if out of range. To prove many items
+/// of one list, build a [`Tree`] once.
 pub fn prove(items: &[Hash], index: usize) -> Option<Proof> {
-    if index >= items.len() {
-        return None;
-    }
-    let mut level: Vec<Hash> = items.iter().map(leaf).collect();
-    let mut position = index;
-    let mut siblings = Vec::new();
-    while level.len() > 1 {
-        let sibling = if position % 2 == 1 {
-            position.checked_sub(1)
-        } else {
-            position.checked_add(1)
-        };
-        if let Some(hash) = sibling.and_then(|s| level.get(s)) {
-            siblings.push(*hash);
+    Tree::new(items).prove(index)
+}
+
+/// A Merkle tree kept in memory with all its levels, to prove many items of one list
+/// (every receipt of a block, say) in time linear in the list.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    /// `levels[0]` are the leaves; the last level holds the top node.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl Tree {
+    /// Builds the tree of `items`.
+    pub fn new(items: &[Hash]) -> Self {
+        let mut levels = vec![items.iter().map(leaf).collect::<Vec<_>>()];
+        while let Some(level) = levels.last().filter(|l| l.len() > 1) {
+            let next = next_level(level);
+            levels.push(next);
         }
-        level = next_level(&level);
-        position /= 2;
+        Self { levels }
     }
-    Some(Proof {
-        index: index as u64,
-        leaf_count: items.len() as u64,
-        siblings,
-    })
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.levels.first().map_or(0, Vec::len)
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The root, equal to [`root`] of the same items.
+    pub fn root(&self) -> Hash {
+        let top = self
+            .levels
+            .last()
+            .and_then(|l| l.first())
+            .unwrap_or(&Hash::ZERO);
+        finalize(self.len() as u64, top)
+    }
+
+    /// A proof for the item at `index`, or `None` if out of range.
+    pub fn prove(&self, index: usize) -> Option<Proof> {
+        if index >= self.len() {
+            return None;
+        }
+        let mut position = index;
+        let mut siblings = Vec::new();
+        for level in self.levels.iter().filter(|l| l.len() > 1) {
+            let sibling = if position % 2 == 1 {
+                position.checked_sub(1)
+            } else {
+                position.checked_add(1)
+            };
+            if let Some(hash) = sibling.and_then(|s| level.get(s)) {
+                siblings.push(*hash);
+            }
+            position /= 2;
+        }
+        Some(Proof {
+            index: index as u64,
+            leaf_count: self.len() as u64,
+            siblings,
+        })
+    }
 }
 
 impl Proof {
@@ -182,6 +226,21 @@ mod tests {
             let mut longer = proof;
             longer.siblings.push(other);
             prop_assert!(!longer.verify(&r, &list[i]));
+        }
+    }
+
+    #[test]
+    fn a_tree_proves_like_the_list() {
+        for n in [0, 1, 2, 3, 7, 64, 65] {
+            let list = items(n);
+            let tree = Tree::new(&list);
+            assert_eq!(tree.root(), root(&list), "{n}");
+            assert_eq!(tree.len(), n);
+            for (i, item) in list.iter().enumerate() {
+                let proof = tree.prove(i).unwrap();
+                assert!(proof.verify(&tree.root(), item), "{n} {i}");
+            }
+            assert!(tree.prove(n).is_none());
         }
     }
 

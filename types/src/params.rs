@@ -6,6 +6,7 @@ use std::str::FromStr;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+use crate::codec::MAX_BLOCK_BYTES;
 use crate::governance::RiskLevel;
 use crate::{Error, RegionId, Timestamp};
 
@@ -75,7 +76,11 @@ impl FromStr for Fraction {
             value: s.chars().take(64).collect(),
             reason,
         };
-        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        let (whole, frac) = match s.split_once('.') {
+            Some((_, "")) => return Err(bad("must be a decimal such as \"0.6667\"")),
+            Some(parts) => parts,
+            None => (s, ""),
+        };
         if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("must be a decimal such as \"0.6667\""));
         }
@@ -307,6 +312,194 @@ pub struct ConsensusParams {
     pub regional_quorum: bool,
 }
 
+/// Smallest `max_block_bytes` a chain may set: room for a header, a certificate and a
+/// few transactions.
+pub const MIN_BLOCK_BYTES: u64 = 4096;
+
+/// A parameter that breaks a rule: its field path relative to the value checked
+/// (`tiers.high.quorum`), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamProblem {
+    /// Field path, relative to the checked value.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ParamProblem {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn within(mut self, prefix: &str) -> Self {
+        self.field = format!("{prefix}.{}", self.field);
+        self
+    }
+}
+
+fn nested(prefix: &str, problems: Vec<ParamProblem>) -> impl Iterator<Item = ParamProblem> + '_ {
+    problems.into_iter().map(move |p| p.within(prefix))
+}
+
+impl TierParams {
+    /// Every rule the parameters break: thresholds in (0, 1], a voting period of at least one block.
+    pub fn problems(&self) -> Vec<ParamProblem> {
+        let mut out = Vec::new();
+        for (field, fraction) in [
+            ("quorum", self.quorum),
+            ("approval_threshold", self.approval_threshold),
+            ("veto_threshold", self.veto_threshold),
+        ] {
+            if !fraction.is_proper() {
+                out.push(ParamProblem::new(
+                    field,
+                    format!("must be more than 0 and at most 1, found {fraction}"),
+                ));
+            }
+        }
+        if self.voting_period == 0 {
+            out.push(ParamProblem::new(
+                "voting_period",
+                "must be at least one block",
+            ));
+        }
+        out
+    }
+}
+
+impl TierThresholds {
+    /// Every rule the thresholds break: they must not decrease (medium ≤ high ≤ critical).
+    pub fn problems(&self) -> Vec<ParamProblem> {
+        let mut out = Vec::new();
+        if self.high < self.medium {
+            out.push(ParamProblem::new(
+                "high",
+                format!("{} is below medium ({})", self.high, self.medium),
+            ));
+        }
+        if self.critical < self.high {
+            out.push(ParamProblem::new(
+                "critical",
+                format!("{} is below high ({})", self.critical, self.high),
+            ));
+        }
+        out
+    }
+}
+
+impl RiskRules {
+    /// Every rule the risk rules break.
+    pub fn problems(&self) -> Vec<ParamProblem> {
+        nested("downtime_minutes", self.downtime_minutes.problems())
+            .chain(nested("cost", self.cost.problems()))
+            .chain(nested("regions", self.regions.problems()))
+            .collect()
+    }
+}
+
+impl ExecutionParams {
+    /// Every rule the execution parameters break: all must be positive.
+    pub fn problems(&self) -> Vec<ParamProblem> {
+        let mut out = Vec::new();
+        if self.claim_lease_blocks == 0 {
+            out.push(ParamProblem::new(
+                "claim_lease_blocks",
+                "must be at least one block",
+            ));
+        }
+        if self.emergency_ratification_blocks == 0 {
+            out.push(ParamProblem::new(
+                "emergency_ratification_blocks",
+                "must be at least one block",
+            ));
+        }
+        if self.max_phases == 0 {
+            out.push(ParamProblem::new("max_phases", "must be at least one"));
+        }
+        out
+    }
+}
+
+impl FreezeWindow {
+    /// Every rule the window breaks on its own: a name, and an end after its start.
+    /// Whether its regions exist is for the caller, who knows the regions.
+    pub fn problems(&self) -> Vec<ParamProblem> {
+        let mut out = Vec::new();
+        if self.name.is_empty() {
+            out.push(ParamProblem::new("name", "must not be empty"));
+        }
+        if self.start >= self.end {
+            out.push(ParamProblem::new(
+                "end",
+                format!(
+                    "{} is not after start ({}); a window must not be empty",
+                    self.end, self.start
+                ),
+            ));
+        }
+        out
+    }
+}
+
+impl GovernanceParams {
+    /// Every rule the governance parameters break, with paths such as `tiers.high.quorum`.
+    pub fn problems(&self) -> Vec<ParamProblem> {
+        let tiers = RiskLevel::ALL.into_iter().flat_map(|tier| {
+            let name = match tier {
+                RiskLevel::Low => "tiers.low",
+                RiskLevel::Medium => "tiers.medium",
+                RiskLevel::High => "tiers.high",
+                RiskLevel::Critical => "tiers.critical",
+            };
+            nested(name, self.tiers.get(tier).problems()).collect::<Vec<_>>()
+        });
+        let windows = self.freeze_windows.iter().enumerate().flat_map(|(i, w)| {
+            w.problems()
+                .into_iter()
+                .map(move |p| p.within(&format!("freeze_windows[{i}]")))
+        });
+        tiers
+            .chain(nested("risk_rules", self.risk_rules.problems()))
+            .chain(windows)
+            .chain(nested("execution", self.execution.problems()))
+            .collect()
+    }
+}
+
+impl ConsensusParams {
+    /// Every rule the consensus parameters break: positive timeouts, a block size in
+    /// [`MIN_BLOCK_BYTES`, `MAX_BLOCK_BYTES`], at least one transaction per block.
+    pub fn problems(&self) -> Vec<ParamProblem> {
+        let mut out = Vec::new();
+        for (field, value) in [
+            ("timeouts.propose_ms", self.timeouts.propose_ms),
+            ("timeouts.prevote_ms", self.timeouts.prevote_ms),
+            ("timeouts.precommit_ms", self.timeouts.precommit_ms),
+        ] {
+            if value == 0 {
+                out.push(ParamProblem::new(field, "must be more than zero"));
+            }
+        }
+        let max = MAX_BLOCK_BYTES as u64;
+        if !(MIN_BLOCK_BYTES..=max).contains(&self.max_block_bytes) {
+            out.push(ParamProblem::new(
+                "max_block_bytes",
+                format!(
+                    "{} is outside the allowed range {MIN_BLOCK_BYTES}..={max}",
+                    self.max_block_bytes
+                ),
+            ));
+        }
+        if self.max_block_txs == 0 {
+            out.push(ParamProblem::new("max_block_txs", "must be at least one"));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,7 +517,9 @@ mod tests {
             assert_eq!(f.bps(), bps, "{text}");
             assert_eq!(f.to_string(), text);
         }
-        for bad in ["", ".5", "0.12345", "-1", "1e3", "0,5", "99999999"] {
+        for bad in [
+            "", ".5", "1.", "0.12345", "-1", "1e3", "0,5", "99999999", "0.5 ",
+        ] {
             assert!(bad.parse::<Fraction>().is_err(), "{bad:?} accepted");
         }
         assert_eq!("1.0".parse::<Fraction>().unwrap(), Fraction::ONE);

@@ -104,6 +104,12 @@ impl ValidatorSet {
                 return Err(invalid(format!("validator key {} appears twice", v.key)));
             }
             previous = Some(&v.key);
+            if v.key.is_small_order() {
+                return Err(invalid(format!(
+                    "validator {} has a small-order key, under which anyone can sign",
+                    v.name
+                )));
+            }
             if v.power == 0 {
                 return Err(invalid(format!("validator {} has zero power", v.name)));
             }

@@ -1,0 +1,60 @@
+# accord — the two commands of the README, and a few more.
+#
+#   make run    build and start a local validator network
+#   make test   run the whole test suite
+
+# One target directory outside the clone keeps rebuilds short across clones and CI runs.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/accord-target
+CARGO ?= cargo
+LOCALNET ?= $(CURDIR)/.localnet
+FUZZ_TARGET_DIR ?= $(HOME)/.cache/accord-fuzz-target
+# The fuzz-smoke loop reads PIPESTATUS.
+SHELL := /bin/bash
+
+.PHONY: run test deps check lint fmt fuzz-build fuzz-smoke bench
+
+deps:
+	@scripts/install-deps.sh
+
+## The whole test suite: unit, property, integration and CLI tests, then doc tests.
+test: deps
+	$(CARGO) nextest run --workspace --profile ci
+	$(CARGO) test --workspace --doc
+
+## Build the release binary and write a local network's chain spec and keys.
+run: deps
+	$(CARGO) build --release -p accord-node
+	@mkdir -p $(LOCALNET)
+	$(CARGO_TARGET_DIR)/release/accord spec build --preset local --out $(LOCALNET)/spec.json --keys-out $(LOCALNET)/keys
+	$(CARGO_TARGET_DIR)/release/accord spec validate $(LOCALNET)/spec.json
+	@echo "chain spec: $(LOCALNET)/spec.json, keys: $(LOCALNET)/keys"
+	@echo "the validator processes (accord localnet) and their RPC come with the node; see README.md"
+
+check:
+	$(CARGO) check --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Build every fuzz target (nightly + cargo-fuzz).
+fuzz-build:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && $(CARGO) +nightly fuzz build --target-dir $(FUZZ_TARGET_DIR)
+
+## Run every fuzz target for FUZZ_SECONDS (default 10) each.
+FUZZ_SECONDS ?= 10
+fuzz-smoke: fuzz-build
+	cd fuzz && for t in $$($(CARGO) +nightly fuzz list); do \
+		mkdir -p corpus/$$t seeds/$$t; \
+		$(CARGO) +nightly fuzz run --target-dir $(FUZZ_TARGET_DIR) $$t corpus/$$t seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | grep -E '^(stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' \
+			| sed "s/^/$$t: /"; \
+		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+bench:
+	$(CARGO) bench -p accord-benches

@@ -1,0 +1,262 @@
+//! Ready-made specs for development and local networks, with their (insecure,
+//! deterministic) keys.
+
+use std::fmt;
+
+use accord_types::governance::{RiskLevel, Role};
+use accord_types::params::{
+    ConsensusParams, ExecutionParams, Fraction, GovernanceParams, KindFloors, RiskRules,
+    TierParams, TierTable, TierThresholds, TimeoutParams,
+};
+use accord_types::{ChainId, Keypair, RegionId, Timestamp};
+
+use crate::spec::{Account, GenesisValidator};
+use crate::{ChainSpec, Error, Result};
+
+/// Names accepted by [`preset`].
+pub const PRESET_NAMES: &[&str] = &["dev", "local"];
+
+/// The genesis time of every preset: 2026-01-01T00:00:00Z.
+pub const PRESET_GENESIS_TIME: Timestamp = Timestamp(1_767_225_600_000);
+
+/// A preset spec and the keys it was built from.
+#[derive(Debug, Clone)]
+pub struct Preset {
+    /// The validated spec.
+    pub spec: ChainSpec,
+    /// Every key the spec names, in spec order: per validator its consensus then p2p
+    /// key, then per account its key.
+    pub keys: Vec<NamedKey>,
+}
+
+/// A key a preset derived, and what it is for.
+#[derive(Debug, Clone)]
+pub struct NamedKey {
+    /// The validator, observer or account it belongs to.
+    pub name: String,
+    /// What it signs.
+    pub purpose: KeyPurpose,
+    /// The key pair, derived from a public label: for development only.
+    pub keypair: Keypair,
+}
+
+/// What a key is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyPurpose {
+    /// A validator's vote-signing key.
+    Consensus,
+    /// A node's libp2p identity.
+    P2p,
+    /// An account's transaction-signing key.
+    Account,
+}
+
+impl KeyPurpose {
+    /// The lower-case name used in derivation labels: `consensus`, `p2p`, `account`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Consensus => "consensus",
+            Self::P2p => "p2p",
+            Self::Account => "account",
+        }
+    }
+}
+
+impl fmt::Display for KeyPurpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The key a preset derives for `name` and `purpose`: from the public label
+/// `accord-preset/{preset}/{purpose}/{name}`, so anyone can recompute it.
+pub fn preset_key(preset: &str, purpose: KeyPurpose, name: &str) -> Keypair {
+    Keypair::derive_insecure(&format!("accord-preset/{preset}/{purpose}/{name}"))
+}
+
+/// The preset called `name` (one of [`PRESET_NAMES`]).
+///
+/// - `dev`: one region `dev`, one validator `dev-1`, accounts `dev-author` (proposer,
+///   guardian), `dev-voter` and `dev-agent`; global quorum.
+/// - `local`: regions `eu` and `us`, validators `eu-1`, `eu-2`, `us-1`, `us-2` on
+///   ports 30301–30304, an author, a guardian, two voters and an agent per region;
+///   regional quorum.
+pub fn preset(name: &str) -> Result<Preset> {
+    let mut builder = Builder::new(name)?;
+    match name {
+        "dev" => {
+            builder.region("dev")?;
+            builder.validator("dev-1", "dev", 30300)?;
+            builder.account("dev-author", vec![Role::Proposer, Role::Guardian]);
+            builder.account("dev-voter", vec![Role::Voter(region("dev")?)]);
+            builder.account("dev-agent", vec![Role::Agent(region("dev")?)]);
+            builder.build(false)
+        }
+        "local" => {
+            builder.region("eu")?;
+            builder.region("us")?;
+            builder.validator("eu-1", "eu", 30301)?;
+            builder.validator("eu-2", "eu", 30302)?;
+            builder.validator("us-1", "us", 30303)?;
+            builder.validator("us-2", "us", 30304)?;
+            builder.account("author", vec![Role::Proposer]);
+            builder.account("guardian", vec![Role::Guardian]);
+            for r in ["eu", "us"] {
+                for n in 1..=2 {
+                    builder.account(&format!("{r}-voter-{n}"), vec![Role::Voter(region(r)?)]);
+                }
+            }
+            builder.account("eu-agent", vec![Role::Agent(region("eu")?)]);
+            builder.account("us-agent", vec![Role::Agent(region("us")?)]);
+            builder.build(true)
+        }
+        _ => Err(Error::UnknownPreset { name: name.into() }),
+    }
+}
+
+fn region(name: &str) -> Result<RegionId> {
+    Ok(RegionId::new(name)?)
+}
+
+/// Collects a preset's parts and keys.
+struct Builder {
+    preset: String,
+    chain_id: ChainId,
+    regions: Vec<RegionId>,
+    validators: Vec<GenesisValidator>,
+    accounts: Vec<Account>,
+    keys: Vec<NamedKey>,
+}
+
+impl Builder {
+    fn new(preset: &str) -> Result<Self> {
+        if !PRESET_NAMES.contains(&preset) {
+            return Err(Error::UnknownPreset {
+                name: preset.into(),
+            });
+        }
+        Ok(Self {
+            preset: preset.into(),
+            chain_id: ChainId::new(format!("accord-{preset}"))?,
+            regions: Vec::new(),
+            validators: Vec::new(),
+            accounts: Vec::new(),
+            keys: Vec::new(),
+        })
+    }
+
+    fn key(&mut self, purpose: KeyPurpose, name: &str) -> Keypair {
+        let keypair = preset_key(&self.preset, purpose, name);
+        self.keys.push(NamedKey {
+            name: name.into(),
+            purpose,
+            keypair: keypair.clone(),
+        });
+        keypair
+    }
+
+    fn region(&mut self, name: &str) -> Result<()> {
+        self.regions.push(region(name)?);
+        Ok(())
+    }
+
+    fn validator(&mut self, name: &str, region_name: &str, port: u16) -> Result<()> {
+        let consensus = self.key(KeyPurpose::Consensus, name);
+        let p2p = self.key(KeyPurpose::P2p, name);
+        self.validators.push(GenesisValidator {
+            name: name.into(),
+            region: region(region_name)?,
+            consensus_key: consensus.public(),
+            p2p_key: p2p.public(),
+            listen_addr: format!("/ip4/127.0.0.1/tcp/{port}"),
+            power: 10,
+        });
+        Ok(())
+    }
+
+    fn account(&mut self, name: &str, roles: Vec<Role>) {
+        let key = self.key(KeyPurpose::Account, name).public();
+        self.accounts.push(Account {
+            name: name.into(),
+            key,
+            roles,
+        });
+    }
+
+    fn build(self, regional_quorum: bool) -> Result<Preset> {
+        let spec = ChainSpec {
+            chain_id: self.chain_id,
+            genesis_time: PRESET_GENESIS_TIME,
+            regions: self.regions,
+            validators: self.validators,
+            observers: Vec::new(),
+            accounts: self.accounts,
+            governance: default_governance(),
+            consensus: default_consensus(regional_quorum),
+        };
+        Ok(Preset {
+            spec: spec.validate()?,
+            keys: self.keys,
+        })
+    }
+}
+
+/// Governance parameters the presets use, a reasonable start for a new chain.
+pub fn default_governance() -> GovernanceParams {
+    let tier = |quorum, approval, veto, voting_period, enactment_delay| TierParams {
+        quorum: Fraction::from_bps(quorum),
+        approval_threshold: Fraction::from_bps(approval),
+        veto_threshold: Fraction::from_bps(veto),
+        voting_period,
+        enactment_delay,
+    };
+    let thresholds = |medium, high, critical| TierThresholds {
+        medium,
+        high,
+        critical,
+    };
+    GovernanceParams {
+        tiers: TierTable {
+            low: tier(3334, 5001, 3334, 20, 0),
+            medium: tier(5000, 6000, 3334, 40, 5),
+            high: tier(6667, 6667, 2500, 60, 10),
+            critical: tier(7500, 7500, 2000, 100, 20),
+        },
+        risk_rules: RiskRules {
+            downtime_minutes: thresholds(5, 30, 120),
+            cost: thresholds(1_000, 10_000, 100_000),
+            regions: thresholds(2, 3, 5),
+            kind_floor: KindFloors {
+                pipeline_action: RiskLevel::Low,
+                infrastructure_change: RiskLevel::Medium,
+                documentation_change: RiskLevel::Low,
+                roadmap_change: RiskLevel::Low,
+                governance_change: RiskLevel::High,
+            },
+        },
+        freeze_windows: Vec::new(),
+        execution: ExecutionParams {
+            claim_lease_blocks: 20,
+            emergency_ratification_blocks: 50,
+            max_phases: 8,
+        },
+    }
+}
+
+/// Consensus parameters the presets use: one-second proposals, 4 MiB blocks.
+pub fn default_consensus(regional_quorum: bool) -> ConsensusParams {
+    ConsensusParams {
+        timeouts: TimeoutParams {
+            propose_ms: 1000,
+            propose_delta_ms: 500,
+            prevote_ms: 500,
+            prevote_delta_ms: 250,
+            precommit_ms: 500,
+            precommit_delta_ms: 250,
+            commit_ms: 200,
+        },
+        max_block_bytes: 4 * 1024 * 1024,
+        max_block_txs: 2000,
+        regional_quorum,
+    }
+}

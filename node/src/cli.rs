@@ -1,0 +1,283 @@
+//! The command line: `accord key …` and `accord spec …`.
+
+use std::fs::{self, DirBuilder};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use accord_chain_spec::{preset, ChainSpec, KeyPurpose, NamedKey, PRESET_NAMES};
+use accord_types::Keypair;
+use anyhow::{bail, Context, Result};
+use clap::builder::PossibleValuesParser;
+use clap::{Parser, Subcommand};
+
+use crate::keyfile;
+
+/// Exit status when the input was read but is invalid (a bad spec or key file).
+pub const EXIT_INVALID: u8 = 1;
+/// Exit status for usage errors and for files that cannot be read or written.
+pub const EXIT_USAGE_OR_IO: u8 = 2;
+
+/// accord: a permissioned BFT chain on which DevOps changes are governed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "accord",
+    version,
+    about,
+    after_help = "Exit status: 0 on success, 1 when the input is invalid, 2 for usage or I/O errors."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and inspect ed25519 key files.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Build and check chain specs.
+    #[command(subcommand)]
+    Spec(SpecCommand),
+}
+
+/// `accord key …`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Generate a fresh key into a new file (mode 0600) and print its public key.
+    Generate {
+        /// Where to write the key file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the public key of a key file.
+    Show {
+        /// The key file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// `accord spec …`
+#[derive(Debug, Subcommand)]
+pub enum SpecCommand {
+    /// Print a preset chain spec, and optionally write the keys it was built from.
+    Build {
+        /// Which preset.
+        #[arg(long, value_parser = PossibleValuesParser::new(PRESET_NAMES))]
+        preset: String,
+        /// Write the spec to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Write every key of the preset into DIR (created with mode 0700): `<name>.key`
+        /// for validator consensus keys and account keys, `<name>.p2p.key` for p2p keys.
+        /// These keys are derived from public labels: for development only.
+        #[arg(long, value_name = "DIR")]
+        keys_out: Option<PathBuf>,
+    },
+    /// Check a chain spec and report every problem in it.
+    Validate {
+        /// The spec file, or `-` for standard input.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Key(KeyCommand::Generate { out, force }) => key_generate(&out, force),
+        Command::Key(KeyCommand::Show { file }) => key_show(&file),
+        Command::Spec(SpecCommand::Build {
+            preset,
+            out,
+            keys_out,
+        }) => spec_build(&preset, out.as_deref(), keys_out.as_deref()),
+        Command::Spec(SpecCommand::Validate { file }) => spec_validate(&file),
+    }
+}
+
+/// The exit status for a failed command: I/O errors are usage-class (2), everything
+/// else means the input was read and found wanting (1).
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.chain().any(|e| e.is::<io::Error>()) {
+        EXIT_USAGE_OR_IO
+    } else {
+        EXIT_INVALID
+    }
+}
+
+fn key_generate(out: &Path, force: bool) -> Result<()> {
+    let keypair = Keypair::generate(&mut rand_core::OsRng);
+    if force {
+        keyfile::replace(out, &keypair)?;
+    } else {
+        keyfile::write(out, &keypair).map_err(|e| {
+            if out.exists() {
+                e.context(format!(
+                    "{} already exists; pass --force to replace it",
+                    out.display()
+                ))
+            } else {
+                e
+            }
+        })?;
+    }
+    println!("{}", keypair.public());
+    Ok(())
+}
+
+fn key_show(file: &Path) -> Result<()> {
+    println!("{}", keyfile::read(file)?.public());
+    Ok(())
+}
+
+fn spec_build(name: &str, out: Option<&Path>, keys_out: Option<&Path>) -> Result<()> {
+    let preset = preset(name)?;
+    if let Some(dir) = keys_out {
+        write_keys(dir, &preset.keys)?;
+        eprintln!(
+            "wrote {} key files to {} (insecure preset keys: for development only)",
+            preset.keys.len(),
+            dir.display()
+        );
+    }
+    let mut json = preset.spec.to_json_pretty();
+    json.push('\n');
+    match out {
+        Some(path) => {
+            fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        None => io::stdout()
+            .write_all(json.as_bytes())
+            .context("cannot write to standard output")?,
+    }
+    Ok(())
+}
+
+/// The file a preset key is written to.
+fn key_file_name(key: &NamedKey) -> String {
+    match key.purpose {
+        KeyPurpose::Consensus | KeyPurpose::Account => format!("{}.key", key.name),
+        KeyPurpose::P2p => format!("{}.p2p.key", key.name),
+    }
+}
+
+fn write_keys(dir: &Path, keys: &[NamedKey]) -> Result<()> {
+    let shown = dir.display();
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create key directory {shown}"))?;
+    let meta = fs::metadata(dir).with_context(|| format!("cannot inspect {shown}"))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "key directory {shown} has mode {mode:04o}, which lets other users into it; \
+             use a new directory or run `chmod 700 {shown}`"
+        );
+    }
+    // Check every target first, so that a clash writes nothing.
+    let paths: Vec<PathBuf> = keys.iter().map(|k| dir.join(key_file_name(k))).collect();
+    if let Some(existing) = paths.iter().find(|p| p.exists()) {
+        bail!(
+            "{} already exists; key files are never overwritten, use an empty directory",
+            existing.display()
+        );
+    }
+    for (key, path) in keys.iter().zip(&paths) {
+        keyfile::write(path, &key.keypair)?;
+    }
+    Ok(())
+}
+
+fn spec_validate(file: &Path) -> Result<()> {
+    let (shown, text) = if file == Path::new("-") {
+        let mut text = String::new();
+        io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the spec from standard input")?;
+        ("<stdin>".to_owned(), text)
+    } else {
+        let text = fs::read_to_string(file)
+            .with_context(|| format!("cannot read chain spec {}", file.display()))?;
+        (file.display().to_string(), text)
+    };
+    match ChainSpec::from_json(&text) {
+        Ok(spec) => {
+            println!("{}", summary(&spec));
+            Ok(())
+        }
+        Err(accord_chain_spec::Error::Invalid { problems }) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            let n = problems.len();
+            bail!(
+                "{n} problem{} in chain spec {shown}",
+                if n == 1 { "" } else { "s" }
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("chain spec {shown}")),
+    }
+}
+
+/// `ok: chain accord-local, genesis 0x…, 4 validators in 2 regions, 8 accounts`
+fn summary(spec: &ChainSpec) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut line = format!(
+        "ok: chain {}, genesis {}, {} in {}, {}",
+        spec.chain_id(),
+        spec.genesis_hash(),
+        plural(spec.validators().len(), "validator"),
+        plural(spec.regions().len(), "region"),
+        plural(spec.accounts().len(), "account"),
+    );
+    if !spec.observers().is_empty() {
+        line.push_str(&format!(", {}", plural(spec.observers().len(), "observer")));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn summary_counts_the_local_preset() {
+        let spec = preset("local").unwrap().spec;
+        let line = summary(&spec);
+        assert!(
+            line.starts_with("ok: chain accord-local, genesis 0x"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(", 4 validators in 2 regions, 8 accounts"),
+            "{line}"
+        );
+        let dev = summary(&preset("dev").unwrap().spec);
+        assert!(
+            dev.ends_with(", 1 validator in 1 region, 3 accounts"),
+            "{dev}"
+        );
+    }
+
+    #[test]
+    fn io_errors_exit_with_two() {
+        let io = anyhow::Error::new(io::Error::from(io::ErrorKind::NotFound)).context("reading");
+        assert_eq!(exit_code(&io), EXIT_USAGE_OR_IO);
+        assert_eq!(exit_code(&anyhow::anyhow!("bad spec")), EXIT_INVALID);
+    }
+}
