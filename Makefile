@@ -11,19 +11,21 @@ FUZZ_TARGET_DIR ?= $(HOME)/.cache/accord-fuzz-target
 # The fuzz-smoke loop reads PIPESTATUS.
 SHELL := /bin/bash
 
-.PHONY: run test deps check lint fmt fuzz-build fuzz-smoke bench
+.PHONY: run test deps check lint deny fmt fuzz-build fuzz-smoke bench
 
 deps:
 	@scripts/install-deps.sh
 
-## The whole test suite: unit, property, integration and CLI tests, then doc tests.
+## The whole test suite: doc tests, then unit, property, integration and CLI tests
+## (nextest's summary is the last thing printed).
 test: deps
+	$(CARGO) test --workspace --doc --quiet
 	$(CARGO) nextest run --workspace --profile ci
-	$(CARGO) test --workspace --doc
 
 ## Build the release binary and write a local network's chain spec and keys.
 run: deps
 	$(CARGO) build --release -p accord-node
+	@rm -rf $(LOCALNET)/keys $(LOCALNET)/spec.json   # preset keys are derived: rewriting them is harmless
 	@mkdir -p $(LOCALNET)
 	$(CARGO_TARGET_DIR)/release/accord spec build --preset local --out $(LOCALNET)/spec.json --keys-out $(LOCALNET)/keys
 	$(CARGO_TARGET_DIR)/release/accord spec validate $(LOCALNET)/spec.json
@@ -36,6 +38,11 @@ check:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Licenses, banned crates and dependency sources (deny.toml).
+deny:
+	@command -v cargo-deny >/dev/null 2>&1 || $(CARGO) install cargo-deny --locked
+	$(CARGO) deny check licenses bans sources
 
 fmt:
 	$(CARGO) fmt --all
