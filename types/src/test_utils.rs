@@ -1,16 +1,10 @@
 //! Proptest strategies for types whose values must satisfy invariants, and fixtures
 //! for other crates' tests (behind the `test-utils` feature).
-#![allow(
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing
-)]
 
 use proptest::prelude::*;
 
 use crate::validator::{QuorumRule, Validator, ValidatorSet};
-use crate::{ChainId, Hash, Keypair, PublicKey, RegionId, Signature};
+use crate::{ChainId, Error, Hash, Keypair, PublicKey, RegionId, Signature};
 
 impl Arbitrary for RegionId {
     type Parameters = ();
@@ -75,18 +69,23 @@ pub fn keypairs(label: &str, n: usize) -> Vec<Keypair> {
 }
 
 /// A validator set of the given keypairs with powers and regions.
-pub fn validator_set(members: &[(&Keypair, &str, u64)], rule: QuorumRule) -> ValidatorSet {
+pub fn validator_set(
+    members: &[(&Keypair, &str, u64)],
+    rule: QuorumRule,
+) -> Result<ValidatorSet, Error> {
     let validators = members
         .iter()
         .enumerate()
-        .map(|(i, (key, region, power))| Validator {
-            name: format!("v{i}"),
-            region: RegionId::new(*region).unwrap_or_else(|e| panic!("test region: {e}")),
-            key: key.public(),
-            power: *power,
+        .map(|(i, (key, region, power))| {
+            Ok(Validator {
+                name: format!("v{i}"),
+                region: RegionId::new(*region)?,
+                key: key.public(),
+                power: *power,
+            })
         })
-        .collect();
-    ValidatorSet::new(validators, rule).unwrap_or_else(|e| panic!("test validator set: {e}"))
+        .collect::<Result<_, Error>>()?;
+    ValidatorSet::new(validators, rule)
 }
 
 impl Arbitrary for ValidatorSet {

@@ -43,7 +43,8 @@ fn block() -> Block {
             (&keys[3], "us", 1),
         ],
         QuorumRule::Regional,
-    );
+    )
+    .unwrap();
     let parent = Hash::digest(Domain::HEADER, b"block 1");
     let votes: Vec<Vote> = keys
         .iter()

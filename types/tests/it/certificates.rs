@@ -25,7 +25,8 @@ fn four(rule: QuorumRule) -> (Vec<Keypair>, ValidatorSet) {
             (&keys[3], "us", 1),
         ],
         rule,
-    );
+    )
+    .unwrap();
     (keys, set)
 }
 
@@ -115,8 +116,8 @@ fn a_region_short_of_quorum_fails_only_under_the_regional_rule() {
         (&keys[3], "us", 1),
         (&keys[4], "us", 1),
     ];
-    let regional = validator_set(&members, QuorumRule::Regional);
-    let global = validator_set(&members, QuorumRule::Global);
+    let regional = validator_set(&members, QuorumRule::Regional).unwrap();
+    let global = validator_set(&members, QuorumRule::Global).unwrap();
     let hash = block_hash("b9");
     let cert = certificate(
         &[&keys[0], &keys[1], &keys[2], &keys[3]],
@@ -352,7 +353,7 @@ proptest! {
             .map(|((region, power, _), key)| (key, regions[*region], *power))
             .collect();
         let rule = if regional { QuorumRule::Regional } else { QuorumRule::Global };
-        let set = validator_set(&spec, rule);
+        let set = validator_set(&spec, rule).unwrap();
         let signers: Vec<&Keypair> = members
             .iter()
             .zip(&keys)

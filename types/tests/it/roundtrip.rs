@@ -449,7 +449,8 @@ fn invalid_identifiers_and_sets_are_refused_by_both_encodings() {
     let set = test_utils::validator_set(
         &[(&kps[0], "eu", 1), (&kps[1], "us", 1)],
         QuorumRule::Global,
-    );
+    )
+    .unwrap();
     let mut validators = set.validators().to_vec();
     validators.reverse();
     let unsorted = codec::encode(&(validators.clone(), QuorumRule::Global));
