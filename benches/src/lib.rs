@@ -33,9 +33,7 @@ pub fn chain_id() -> ChainId {
 
 /// `n` deterministic keypairs.
 pub fn sample_keypairs(n: usize) -> Vec<Keypair> {
-    (0..n)
-        .map(|i| Keypair::derive_insecure(&format!("bench/{i}")))
-        .collect()
+    accord_types::test_utils::keypairs("bench", n)
 }
 
 /// A typical proposal: a model deployment to two regions in three rollout phases.

@@ -8,8 +8,9 @@
 use std::fmt::Debug;
 use std::sync::OnceLock;
 
-use accord_types::validator::{QuorumRule, Validator, ValidatorSet};
-use accord_types::{ChainId, Keypair, RegionId};
+use accord_types::test_utils;
+use accord_types::validator::{QuorumRule, ValidatorSet};
+use accord_types::{ChainId, Keypair};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -40,27 +41,20 @@ pub fn chain_id() -> &'static ChainId {
 /// The four keys of [`validators`], so seeds can be signed by real members.
 pub fn keypairs() -> &'static [Keypair] {
     static KEYS: OnceLock<Vec<Keypair>> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        (0..4)
-            .map(|i| Keypair::derive_insecure(&format!("fuzz/{i}")))
-            .collect()
-    })
+    KEYS.get_or_init(|| test_utils::keypairs("fuzz", 4))
 }
 
 /// A fixed set of four validators in two regions under the regional rule.
 pub fn validators() -> &'static ValidatorSet {
     static SET: OnceLock<ValidatorSet> = OnceLock::new();
     SET.get_or_init(|| {
-        let validators = keypairs()
-            .iter()
-            .enumerate()
-            .map(|(i, kp)| Validator {
-                name: format!("v{i}"),
-                region: RegionId::new(if i % 2 == 0 { "eu" } else { "us" }).expect("region"),
-                key: kp.public(),
-                power: 10,
-            })
-            .collect();
-        ValidatorSet::new(validators, QuorumRule::Regional).expect("valid set")
+        let k = keypairs();
+        let members = [
+            (&k[0], "eu", 10),
+            (&k[1], "us", 10),
+            (&k[2], "eu", 10),
+            (&k[3], "us", 10),
+        ];
+        test_utils::validator_set(&members, QuorumRule::Regional).expect("valid set")
     })
 }
