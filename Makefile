@@ -64,4 +64,4 @@ fuzz-smoke: fuzz-build
 	done
 
 bench:
-	$(CARGO) bench -p accord-benches
+	$(CARGO) bench -p accord-benches -p accord-state -p accord-runtime -p accord-consensus

@@ -1,0 +1,5 @@
+//! Integration tests of the governance runtime.
+
+mod checks;
+mod properties;
+mod scenarios;
