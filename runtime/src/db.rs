@@ -1,6 +1,6 @@
 //! Typed access to the runtime's records over a state overlay.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -45,12 +45,17 @@ pub(crate) struct Db<'a> {
     cache: RecordCache,
 }
 
-/// Decoded records read or written during the block (see [`Db::revert`]).
+/// Decoded records read or written during the block. Tallies and nonces written outside
+/// any transaction layer are written back once, when the block ends
+/// ([`Db::into_overlay`]); inside a layer every write goes through to the overlay, so a
+/// revert never leaves a stale cached value behind.
 #[derive(Default)]
 struct RecordCache {
     proposals: BTreeMap<ProposalId, ProposalState>,
     tallies: BTreeMap<(ProposalId, RegionId), Tally>,
     nonces: BTreeMap<PublicKey, u64>,
+    dirty_tallies: BTreeSet<(ProposalId, RegionId)>,
+    dirty_nonces: BTreeSet<PublicKey>,
 }
 
 impl<'a> Db<'a> {
@@ -62,7 +67,19 @@ impl<'a> Db<'a> {
         }
     }
 
-    pub(crate) fn into_overlay(self) -> Overlay<'a> {
+    /// Writes back the cached tallies and nonces and hands over the overlay.
+    pub(crate) fn into_overlay(mut self) -> Overlay<'a> {
+        let cache = std::mem::take(&mut self.cache);
+        for key in cache.dirty_nonces {
+            if let Some(nonce) = cache.nonces.get(&key) {
+                self.put(keys::nonce(&key), nonce);
+            }
+        }
+        for key in cache.dirty_tallies {
+            if let Some(tally) = cache.tallies.get(&key) {
+                self.put(keys::tally(key.0, &key.1), tally);
+            }
+        }
         self.overlay
     }
 
@@ -124,8 +141,9 @@ impl<'a> Db<'a> {
     }
 
     pub(crate) fn revert(&mut self) -> Result<()> {
-        // The cache may hold writes of the reverted layer.
-        self.cache = RecordCache::default();
+        // Proposals written in the reverted layer may be cached; tallies and nonces
+        // written inside a layer never are (see `put_tally`, `put_nonce`).
+        self.cache.proposals.clear();
         Ok(self.overlay.revert_layer()?)
     }
 
@@ -159,8 +177,14 @@ impl<'a> Db<'a> {
     }
 
     pub(crate) fn put_nonce(&mut self, key: &PublicKey, nonce: u64) {
-        self.put(keys::nonce(key), &nonce);
-        self.cache.nonces.insert(*key, nonce);
+        if self.overlay.open_layers() > 0 {
+            self.put(keys::nonce(key), &nonce);
+            self.cache.nonces.remove(key);
+            self.cache.dirty_nonces.remove(key);
+        } else {
+            self.cache.nonces.insert(*key, nonce);
+            self.cache.dirty_nonces.insert(*key);
+        }
     }
 
     pub(crate) fn proposal(&mut self, id: ProposalId) -> Result<Option<ProposalState>> {
@@ -172,6 +196,21 @@ impl<'a> Db<'a> {
             self.cache.proposals.insert(id, state.clone());
         }
         Ok(state)
+    }
+
+    /// Reads a proposal's state without copying it.
+    pub(crate) fn with_proposal<R>(
+        &mut self,
+        id: ProposalId,
+        f: impl FnOnce(&ProposalState) -> R,
+    ) -> Result<Option<R>> {
+        if !self.cache.proposals.contains_key(&id) {
+            let Some(state) = self.get::<ProposalState>("proposal", &keys::proposal(id))? else {
+                return Ok(None);
+            };
+            self.cache.proposals.insert(id, state);
+        }
+        Ok(self.cache.proposals.get(&id).map(f))
     }
 
     pub(crate) fn put_proposal(&mut self, state: &ProposalState) {
@@ -196,8 +235,15 @@ impl<'a> Db<'a> {
     }
 
     pub(crate) fn put_tally(&mut self, id: ProposalId, region: &RegionId, tally: Tally) {
-        self.put(keys::tally(id, region), &tally);
-        self.cache.tallies.insert((id, region.clone()), tally);
+        let cache_key = (id, region.clone());
+        if self.overlay.open_layers() > 0 {
+            self.put(keys::tally(id, region), &tally);
+            self.cache.tallies.remove(&cache_key);
+            self.cache.dirty_tallies.remove(&cache_key);
+        } else {
+            self.cache.tallies.insert(cache_key.clone(), tally);
+            self.cache.dirty_tallies.insert(cache_key);
+        }
     }
 
     pub(crate) fn execution(

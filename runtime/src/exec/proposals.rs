@@ -133,39 +133,59 @@ impl Exec<'_, '_> {
         choice: VoteChoice,
         ratification: bool,
     ) -> Result<(), Fail> {
-        let state = self.load(id)?;
-        let open = if ratification {
-            state.emergency && state.status == ProposalStatus::EmergencyExecuted
-        } else {
-            !state.emergency && state.status == ProposalStatus::Voting
+        let facts = self.db.with_proposal(id, |state| {
+            let open = if ratification {
+                state.emergency && state.status == ProposalStatus::EmergencyExecuted
+            } else {
+                !state.emergency && state.status == ProposalStatus::Voting
+            };
+            (
+                open,
+                state.emergency,
+                state.status,
+                state.voting_ends,
+                state.snapshot(region).map(|s| s.epoch),
+            )
+        })?;
+        let Some((open, emergency, status, voting_ends, epoch)) = facts else {
+            return refuse(
+                ErrorCode::UnknownProposal,
+                format!("there is no proposal #{}", id.0),
+            );
         };
         if !open {
             let what = if ratification {
                 "ratification votes are for emergencies awaiting ratification"
-            } else if state.emergency {
+            } else if emergency {
                 "an emergency is ratified with ratify-emergency, not voted on"
             } else {
                 "votes are taken only while voting is open"
             };
             return refuse(
                 ErrorCode::InvalidStatus,
-                format!("proposal #{} is {:?}: {what}", id.0, state.status),
+                format!("proposal #{} is {status:?}: {what}", id.0),
             );
         }
-        if self.height() > state.voting_ends {
+        if self.height() > voting_ends {
             return refuse(
                 ErrorCode::InvalidStatus,
                 format!(
                     "voting on proposal #{} closed at height {}",
-                    id.0, state.voting_ends.0
+                    id.0, voting_ends.0
                 ),
             );
         }
-        Self::require_region(&state, region)?;
-        let Some(snapshot) = state.snapshot(region) else {
-            return refuse(ErrorCode::UnknownRegion, "no voter list for the region");
+        let Some(epoch) = epoch else {
+            return refuse(
+                ErrorCode::UnknownRegion,
+                format!(
+                    "proposal #{} does not affect region {}",
+                    id.0,
+                    region.as_str()
+                ),
+            );
         };
-        let list = self.db.voter_list(region, snapshot.epoch)?;
+        let list = self.db.voter_list(region, epoch)?;
         if list.binary_search(&signer).is_err() {
             return refuse(
                 ErrorCode::Unauthorized,
