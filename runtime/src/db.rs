@@ -13,8 +13,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::records::{
-    AccountRecord, ChainConfig, ProposalState, RegionExecution, Tally, ValidatorRecord,
+    AccountRecord, BallotBox, ChainConfig, ProposalState, RegionExecution, Tally, ValidatorRecord,
 };
+use accord_types::governance::VoteChoice;
 
 /// Decodes a stored record, naming it and its key when it does not decode.
 pub(crate) fn decode<T: BorshDeserialize>(
@@ -31,7 +32,7 @@ pub(crate) fn decode<T: BorshDeserialize>(
 
 /// Borsh encoding of a record. Encoding into a vector cannot fail for these types.
 pub(crate) fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
-    borsh::to_vec(value).unwrap_or_default()
+    accord_types::codec::encode(value)
 }
 
 /// The runtime's view of state during a block: an overlay plus caches of immutable records.
@@ -39,23 +40,30 @@ pub(crate) struct Db<'a> {
     overlay: Overlay<'a>,
     /// Voter lists by (region, epoch). Lists of an epoch never change once written, so
     /// the cache stays valid when a transaction's writes are reverted.
-    voter_lists: BTreeMap<(RegionId, u64), Arc<Vec<PublicKey>>>,
+    voter_lists: BTreeMap<RegionId, BTreeMap<u64, Arc<Vec<PublicKey>>>>,
     /// Decoded copies of the records every vote reads and writes. Written through on
     /// every put; emptied when a transaction's layer is reverted.
     cache: RecordCache,
 }
 
-/// Decoded records read or written during the block. Tallies and nonces written outside
-/// any transaction layer are written back once, when the block ends
+/// Decoded records read or written during the block. Ballot boxes and nonces written
+/// outside any transaction layer are written back once, when the block ends
 /// ([`Db::into_overlay`]); inside a layer every write goes through to the overlay, so a
 /// revert never leaves a stale cached value behind.
 #[derive(Default)]
 struct RecordCache {
     proposals: BTreeMap<ProposalId, ProposalState>,
-    tallies: BTreeMap<(ProposalId, RegionId), Tally>,
+    boxes: BTreeMap<ProposalId, BTreeMap<RegionId, CachedBox>>,
     nonces: BTreeMap<PublicKey, u64>,
-    dirty_tallies: BTreeSet<(ProposalId, RegionId)>,
     dirty_nonces: BTreeSet<PublicKey>,
+}
+
+/// A ballot box read (or created) during the block.
+struct CachedBox {
+    /// `None`: no box is stored yet and nobody has voted in this block.
+    ballots: Option<BallotBox>,
+    /// Changed since it was read: written back at the end of the block.
+    dirty: bool,
 }
 
 impl<'a> Db<'a> {
@@ -75,9 +83,11 @@ impl<'a> Db<'a> {
                 self.put(keys::nonce(&key), nonce);
             }
         }
-        for key in cache.dirty_tallies {
-            if let Some(tally) = cache.tallies.get(&key) {
-                self.put(keys::tally(key.0, &key.1), tally);
+        for (id, regions) in cache.boxes {
+            for (region, cached) in regions {
+                if let (true, Some(ballots)) = (cached.dirty, &cached.ballots) {
+                    self.put(keys::ballots(id, &region), ballots);
+                }
             }
         }
         self.overlay
@@ -141,8 +151,8 @@ impl<'a> Db<'a> {
     }
 
     pub(crate) fn revert(&mut self) -> Result<()> {
-        // Proposals written in the reverted layer may be cached; tallies and nonces
-        // written inside a layer never are (see `put_tally`, `put_nonce`).
+        // Proposals written in the reverted layer may be cached; ballot boxes and nonces
+        // written inside a layer never are (see `cast`, `put_nonce`).
         self.cache.proposals.clear();
         Ok(self.overlay.revert_layer()?)
     }
@@ -222,28 +232,82 @@ impl<'a> Db<'a> {
         self.require("proposal draft", &keys::draft(id))
     }
 
+    /// The tally of a proposal in a region (empty before the first vote).
     pub(crate) fn tally(&mut self, id: ProposalId, region: &RegionId) -> Result<Tally> {
-        let cache_key = (id, region.clone());
-        if let Some(tally) = self.cache.tallies.get(&cache_key) {
-            return Ok(*tally);
-        }
-        let tally = self
-            .get("tally", &keys::tally(id, region))?
-            .unwrap_or_default();
-        self.cache.tallies.insert(cache_key, tally);
-        Ok(tally)
+        Ok(self
+            .ballot_box(id, region)?
+            .ballots
+            .as_ref()
+            .map(|b| b.tally)
+            .unwrap_or_default())
     }
 
-    pub(crate) fn put_tally(&mut self, id: ProposalId, region: &RegionId, tally: Tally) {
-        let cache_key = (id, region.clone());
-        if self.overlay.open_layers() > 0 {
-            self.put(keys::tally(id, region), &tally);
-            self.cache.tallies.remove(&cache_key);
-            self.cache.dirty_tallies.remove(&cache_key);
-        } else {
-            self.cache.tallies.insert(cache_key.clone(), tally);
-            self.cache.dirty_tallies.insert(cache_key);
+    /// The cached ballot box of a proposal in a region, read on first use.
+    fn ballot_box(&mut self, id: ProposalId, region: &RegionId) -> Result<&mut CachedBox> {
+        let cached = self
+            .cache
+            .boxes
+            .get(&id)
+            .is_some_and(|regions| regions.contains_key(region));
+        if !cached {
+            let key = keys::ballots(id, region);
+            let ballots: Option<BallotBox> = match self.overlay.get(&key)? {
+                Some(bytes) => Some(decode("ballot box", &key, &bytes)?),
+                None => None,
+            };
+            let fresh = CachedBox {
+                ballots,
+                dirty: false,
+            };
+            self.cache
+                .boxes
+                .entry(id)
+                .or_default()
+                .insert(region.clone(), fresh);
         }
+        self.cache
+            .boxes
+            .get_mut(&id)
+            .and_then(|regions| regions.get_mut(region))
+            .ok_or(Error::Missing { what: "ballot box" })
+    }
+
+    /// Records the choice of the voter at `index` of a snapshot of `voters` voters.
+    /// Returns whether anything changed (a repeated identical vote changes nothing).
+    pub(crate) fn cast(
+        &mut self,
+        id: ProposalId,
+        region: &RegionId,
+        (index, voters): (usize, usize),
+        choice: VoteChoice,
+    ) -> Result<bool> {
+        let write_through = self.overlay.open_layers() > 0;
+        let cached = self.ballot_box(id, region)?;
+        let ballots = cached.ballots.get_or_insert_with(|| BallotBox::new(voters));
+        if ballots.choices.len() != voters {
+            return Err(Error::Corrupt {
+                what: "ballot box",
+                key: hex::encode(keys::ballots(id, region)),
+                reason: format!(
+                    "{} entries for a snapshot of {voters} voters",
+                    ballots.choices.len()
+                ),
+            });
+        }
+        if ballots.choices.get(index).copied().flatten() == Some(choice) {
+            return Ok(false);
+        }
+        ballots.cast(index, choice);
+        if write_through {
+            let bytes = encode(&*ballots);
+            if let Some(regions) = self.cache.boxes.get_mut(&id) {
+                regions.remove(region);
+            }
+            self.overlay.put(keys::ballots(id, region), bytes);
+        } else {
+            cached.dirty = true;
+        }
+        Ok(true)
     }
 
     pub(crate) fn execution(
@@ -266,15 +330,17 @@ impl<'a> Db<'a> {
         region: &RegionId,
         epoch: u64,
     ) -> Result<Arc<Vec<PublicKey>>> {
-        let cache_key = (region.clone(), epoch);
-        if let Some(list) = self.voter_lists.get(&cache_key) {
+        if let Some(list) = self.voter_lists.get(region).and_then(|l| l.get(&epoch)) {
             return Ok(Arc::clone(list));
         }
         let list: Vec<PublicKey> = self
             .get("voter list", &keys::voter_list(region, epoch))?
             .unwrap_or_default();
         let list = Arc::new(list);
-        self.voter_lists.insert(cache_key, Arc::clone(&list));
+        self.voter_lists
+            .entry(region.clone())
+            .or_default()
+            .insert(epoch, Arc::clone(&list));
         Ok(list)
     }
 
@@ -293,7 +359,9 @@ impl<'a> Db<'a> {
         self.put(keys::voter_list(region, epoch), &voters);
         self.put(keys::voter_epoch(region), &epoch);
         self.voter_lists
-            .insert((region.clone(), epoch), Arc::new(voters));
+            .entry(region.clone())
+            .or_default()
+            .insert(epoch, Arc::new(voters));
         Ok(epoch)
     }
 }

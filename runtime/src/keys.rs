@@ -17,8 +17,7 @@
 //! l/<region><epoch>               Vec<PublicKey> voter list of an epoch (immutable)
 //! p/<id>                          ProposalState
 //! d/<id>                          ProposalDraft (immutable)
-//! b/<id><region><voter>           VoteChoice (ballot)
-//! y/<id><region>                  Tally
+//! b/<id><region>                  BallotBox (every ballot and their tally)
 //! x/<id><region>                  RegionExecution
 //! q/<id>                          ()  approved or queued, waiting to execute
 //! t/<height><id><kind><region>    Timer
@@ -112,22 +111,9 @@ pub fn draft(id: ProposalId) -> Vec<u8> {
     key(b'd', &[&id.0.to_be_bytes()])
 }
 
-/// A voter's ballot on a proposal in a region.
-pub fn ballot(id: ProposalId, region: &RegionId, voter: &PublicKey) -> Vec<u8> {
-    key(
-        b'b',
-        &[&id.0.to_be_bytes(), &region_part(region), voter.as_bytes()],
-    )
-}
-
-/// Prefix of every ballot of a proposal in a region.
-pub fn ballots_prefix(id: ProposalId, region: &RegionId) -> Vec<u8> {
+/// The ballots and tally of a proposal in a region.
+pub fn ballots(id: ProposalId, region: &RegionId) -> Vec<u8> {
     key(b'b', &[&id.0.to_be_bytes(), &region_part(region)])
-}
-
-/// A proposal's tally in a region.
-pub fn tally(id: ProposalId, region: &RegionId) -> Vec<u8> {
-    key(b'y', &[&id.0.to_be_bytes(), &region_part(region)])
 }
 
 /// A proposal's execution progress in a region.

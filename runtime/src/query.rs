@@ -10,7 +10,8 @@ use crate::db::Db;
 use crate::error::Result;
 use crate::keys;
 use crate::records::{
-    ChainConfig, PendingValidators, ProposalState, RegionExecution, Tally, ValidatorRecord,
+    BallotBox, ChainConfig, PendingValidators, ProposalState, RegionExecution, Tally,
+    ValidatorRecord,
 };
 
 /// A proposal with everything known about it.
@@ -113,12 +114,7 @@ impl<'a> Query<'a> {
         let mut tallies = Vec::with_capacity(state.regions.len());
         let mut executions = Vec::new();
         for region in &state.regions {
-            tallies.push((
-                region.clone(),
-                self.db
-                    .get::<Tally>("tally", &keys::tally(id, region))
-                    .map(Option::unwrap_or_default)?,
-            ));
+            tallies.push((region.clone(), self.tally(id, region)?));
             if let Some(execution) = self.db.execution(id, region)? {
                 executions.push((region.clone(), execution));
             }
@@ -146,29 +142,41 @@ impl<'a> Query<'a> {
 
     /// The tally of a proposal in a region.
     pub fn tally(&self, id: ProposalId, region: &RegionId) -> Result<Tally> {
-        self.db
-            .get::<Tally>("tally", &keys::tally(id, region))
-            .map(Option::unwrap_or_default)
+        Ok(self
+            .ballot_box(id, region)?
+            .map(|b| b.tally)
+            .unwrap_or_default())
     }
 
-    /// Every ballot on a proposal in a region, by voter key.
+    /// Every ballot on a proposal in a region, by voter key, in key order.
     pub fn ballots(
         &self,
         id: ProposalId,
         region: &RegionId,
     ) -> Result<Vec<(PublicKey, VoteChoice)>> {
-        let entries: Vec<(Vec<u8>, VoteChoice)> = self
+        let Some(ballots) = self.ballot_box(id, region)? else {
+            return Ok(Vec::new());
+        };
+        let Some(epoch) = self
+            .proposal_state(id)?
+            .and_then(|state| state.snapshot(region).map(|s| s.epoch))
+        else {
+            return Ok(Vec::new());
+        };
+        let voters: Vec<PublicKey> = self
             .db
-            .entries_under("ballot", &keys::ballots_prefix(id, region))?;
-        let mut out = Vec::with_capacity(entries.len());
-        for (key, choice) in entries {
-            let start = key.len().saturating_sub(32);
-            let bytes: Option<[u8; 32]> = key.get(start..).and_then(|b| b.try_into().ok());
-            if let Some(bytes) = bytes {
-                out.push((PublicKey::from_bytes(bytes), choice));
-            }
-        }
-        Ok(out)
+            .get("voter list", &keys::voter_list(region, epoch))?
+            .unwrap_or_default();
+        Ok(voters
+            .iter()
+            .zip(ballots.choices)
+            .filter_map(|(voter, choice)| choice.map(|c| (*voter, c)))
+            .collect())
+    }
+
+    /// The stored ballot box of a proposal in a region, if anyone voted.
+    pub fn ballot_box(&self, id: ProposalId, region: &RegionId) -> Result<Option<BallotBox>> {
+        self.db.get("ballot box", &keys::ballots(id, region))
     }
 
     /// The voter list of a region as of now.

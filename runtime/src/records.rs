@@ -179,6 +179,42 @@ impl Tally {
     }
 }
 
+/// Every ballot on one proposal in one region, with their tally: one record per
+/// (proposal, region), so a block of many votes rewrites one record per proposal and
+/// region it touched rather than one key per vote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct BallotBox {
+    /// The counts of `choices`, kept alongside so closing a vote reads one record.
+    pub tally: Tally,
+    /// One entry per voter of the region's snapshot, in the snapshot list's (sorted)
+    /// order: the voter's current choice, or `None` before it votes.
+    pub choices: Vec<Option<VoteChoice>>,
+}
+
+impl BallotBox {
+    /// An empty box for a snapshot of `voters` voters.
+    pub fn new(voters: usize) -> Self {
+        Self {
+            tally: Tally::default(),
+            choices: vec![None; voters],
+        }
+    }
+
+    /// Records the choice of the voter at `index` (a position in the snapshot list),
+    /// replacing any earlier one. Returns `false`, changing nothing, when the index is
+    /// outside the box.
+    pub fn cast(&mut self, index: usize, choice: VoteChoice) -> bool {
+        let Some(slot) = self.choices.get_mut(index) else {
+            return false;
+        };
+        if let Some(previous) = slot.replace(choice) {
+            self.tally.remove(previous);
+        }
+        self.tally.add(choice);
+        true
+    }
+}
+
 /// Where a region stands in the current phase.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
@@ -283,5 +319,35 @@ pub fn is_allowed_transition(from: ProposalStatus, to: ProposalStatus) -> bool {
         (S::Ratified, S::Succeeded | S::Failed) => true,
         (S::Unratified, S::RollingBack) => true,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ballot_box_counts_the_latest_choice_of_each_voter() {
+        let mut ballots = BallotBox::new(3);
+        assert!(ballots.cast(0, VoteChoice::Yes));
+        assert!(ballots.cast(2, VoteChoice::Veto));
+        assert!(ballots.cast(0, VoteChoice::No));
+        assert_eq!(
+            ballots.tally,
+            Tally {
+                yes: 0,
+                no: 1,
+                abstain: 0,
+                veto: 1
+            }
+        );
+        assert_eq!(
+            ballots.choices,
+            vec![Some(VoteChoice::No), None, Some(VoteChoice::Veto)]
+        );
+        // Outside the snapshot: refused, nothing changes.
+        let before = ballots.clone();
+        assert!(!ballots.cast(3, VoteChoice::Yes));
+        assert_eq!(ballots, before);
     }
 }

@@ -20,8 +20,11 @@ pub const MAX_RECEIPT_BYTES: usize = 1024 * 1024;
 
 /// Encodes a value with borsh.
 pub fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
+    // Exactly sized (borsh's own `to_vec` reserves a kilobyte for every value).
     // Serialising into a Vec only fails on writer errors, which a Vec never returns.
-    borsh::to_vec(value).unwrap_or_default()
+    let mut out = Vec::with_capacity(borsh::object_length(value).unwrap_or(0));
+    let _ = value.serialize(&mut out);
+    out
 }
 
 /// Decodes exactly one `T` from `bytes`: at most `max` bytes, no trailing bytes.

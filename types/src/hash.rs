@@ -101,10 +101,10 @@ impl Hash {
 
     /// Hashes the borsh encoding of `value` in `domain`.
     pub fn of_borsh<T: BorshSerialize + ?Sized>(domain: Domain, value: &T) -> Self {
-        let mut hasher = HashWriter(Self::hasher(domain));
+        let mut hasher = HashWriter::new(Self::hasher(domain));
         // Writing into a hasher cannot fail; borsh only fails on writer errors.
         let _ = borsh::to_writer(&mut hasher, value);
-        Self(*hasher.0.finalize().as_bytes())
+        hasher.finish()
     }
 
     /// A blake3 hasher already primed with `domain`.
@@ -123,12 +123,59 @@ impl Hash {
     }
 }
 
-struct HashWriter(blake3::Hasher);
+/// Feeds borsh's many small writes to blake3 in chunk-sized pieces (the digest does not
+/// depend on how the input is split; the per-call cost of `update` does).
+struct HashWriter {
+    hasher: blake3::Hasher,
+    buf: [u8; HashWriter::BUF],
+    len: usize,
+}
+
+impl HashWriter {
+    /// One blake3 chunk.
+    const BUF: usize = 1024;
+
+    fn new(hasher: blake3::Hasher) -> Self {
+        Self {
+            hasher,
+            buf: [0; Self::BUF],
+            len: 0,
+        }
+    }
+
+    fn drain(&mut self) {
+        if let Some(pending) = self.buf.get(..self.len) {
+            self.hasher.update(pending);
+        }
+        self.len = 0;
+    }
+
+    fn finish(mut self) -> Hash {
+        self.drain();
+        Hash(*self.hasher.finalize().as_bytes())
+    }
+}
 
 impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let end = self.len.saturating_add(data.len());
+        if end > Self::BUF {
+            self.drain();
+        }
+        match self
+            .buf
+            .get_mut(self.len..self.len.saturating_add(data.len()))
+        {
+            Some(slot) => {
+                slot.copy_from_slice(data);
+                self.len = self.len.saturating_add(data.len());
+            }
+            // Larger than the buffer: straight through.
+            None => {
+                self.hasher.update(data);
+            }
+        }
+        Ok(data.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -186,7 +186,7 @@ impl Exec<'_, '_> {
             );
         };
         let list = self.db.voter_list(region, epoch)?;
-        if list.binary_search(&signer).is_err() {
+        let Ok(index) = list.binary_search(&signer) else {
             return refuse(
                 ErrorCode::Unauthorized,
                 format!(
@@ -195,18 +195,8 @@ impl Exec<'_, '_> {
                     id.0
                 ),
             );
-        }
-        let ballot_key = keys::ballot(id, region, &signer);
-        let previous: Option<VoteChoice> = self.db.get("ballot", &ballot_key)?;
-        if previous != Some(choice) {
-            let mut tally = self.db.tally(id, region)?;
-            if let Some(previous) = previous {
-                tally.remove(previous);
-            }
-            tally.add(choice);
-            self.db.put_tally(id, region, tally);
-            self.db.put(ballot_key, &choice);
-        }
+        };
+        self.db.cast(id, region, (index, list.len()), choice)?;
         self.emit(Event::VoteCast {
             proposal: id,
             region: region.clone(),

@@ -393,11 +393,19 @@ impl Model {
                     region.as_str()
                 );
                 let ballots = query.ballots(state.id, region).unwrap();
-                let mut from_ballots = Tally::default();
-                for (_, c) in ballots {
-                    from_ballots.add(c);
-                }
-                assert_eq!(from_ballots, self.tally(state.id, region));
+                let expected: Vec<(PublicKey, VoteChoice)> = self
+                    .ballots
+                    .iter()
+                    .filter(|((p, r, _), _)| *p == state.id && r == region)
+                    .map(|((_, _, voter), choice)| (*voter, *choice))
+                    .collect();
+                assert_eq!(
+                    ballots,
+                    expected,
+                    "ballots of #{} in {}",
+                    state.id.0,
+                    region.as_str()
+                );
             }
         }
     }
@@ -451,7 +459,7 @@ proptest! {
         let keys = [
             accord_runtime::keys::proposal(id),
             accord_runtime::keys::proposal(ProposalId(probe + 2)),
-            accord_runtime::keys::tally(id, &region("eu")),
+            accord_runtime::keys::ballots(id, &region("eu")),
             accord_runtime::keys::nonce(&test_utils::key("eu-voter-1").public()),
             accord_runtime::keys::account(&test_utils::key("nobody").public()),
             accord_runtime::keys::params(),
