@@ -1,11 +1,10 @@
-//! The accord validator node and its command-line interface.
+//! The `accord` binary.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-mod cli;
-mod keyfile;
+use accord_node::cli;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
