@@ -78,7 +78,7 @@ pub fn replace(path: &Path, keypair: &Keypair) -> Result<()> {
     Ok(())
 }
 
-fn temp_path(path: &Path) -> Result<PathBuf> {
+pub(crate) fn temp_path(path: &Path) -> Result<PathBuf> {
     let name = path
         .file_name()
         .with_context(|| format!("{} is not a file path", path.display()))?;
