@@ -4,4 +4,5 @@
 
 pub mod cli;
 pub mod keyfile;
+pub mod signer;
 pub mod wal;
