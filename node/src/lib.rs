@@ -5,4 +5,5 @@
 pub mod cli;
 pub mod keyfile;
 pub mod signer;
+pub mod storage;
 pub mod wal;
