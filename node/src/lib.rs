@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod keyfile;
+pub mod mempool;
 pub mod signer;
 pub mod storage;
 pub mod wal;
