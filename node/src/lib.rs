@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod keyfile;
 pub mod mempool;
+pub mod p2p;
 pub mod signer;
 pub mod storage;
 pub mod wal;
