@@ -22,15 +22,14 @@ test: deps
 	$(CARGO) test --workspace --doc --quiet
 	$(CARGO) nextest run --workspace --profile ci
 
-## Build the release binary and write a local network's chain spec and keys.
+## Build the release binary and start a local network: four validators in two regions,
+## one process each on loopback; prints every node's RPC URL. Ctrl-C stops them all.
+## VALIDATORS, REGIONS and LOCALNET override the shape and the home directory.
+VALIDATORS ?= 4
+REGIONS ?= 2
 run: deps
 	$(CARGO) build --release -p accord-node
-	@rm -rf $(LOCALNET)/keys $(LOCALNET)/spec.json   # preset keys are derived: rewriting them is harmless
-	@mkdir -p $(LOCALNET)
-	$(CARGO_TARGET_DIR)/release/accord spec build --preset local --out $(LOCALNET)/spec.json --keys-out $(LOCALNET)/keys
-	$(CARGO_TARGET_DIR)/release/accord spec validate $(LOCALNET)/spec.json
-	@echo "chain spec: $(LOCALNET)/spec.json, keys: $(LOCALNET)/keys"
-	@echo "the validator processes (accord localnet) and their RPC come with the node; see README.md"
+	$(CARGO_TARGET_DIR)/release/accord localnet --validators $(VALIDATORS) --regions $(REGIONS) --home $(LOCALNET)
 
 check:
 	$(CARGO) check --workspace --all-targets

@@ -52,6 +52,9 @@ pub enum Error {
         /// Every problem found: section by section, then the rules about the spec as a whole.
         problems: Vec<Problem>,
     },
+    /// A local network's shape is out of range.
+    #[error("cannot build a local network: {0}")]
+    Localnet(String),
     /// No preset has this name.
     #[error("unknown preset {name:?}; known presets: {}", crate::PRESET_NAMES.join(", "))]
     UnknownPreset {

@@ -114,6 +114,69 @@ pub fn preset(name: &str) -> Result<Preset> {
     }
 }
 
+/// Region names a [`localnet`] spec uses, in order.
+pub const LOCALNET_REGIONS: &[&str] = &["eu", "us", "ap", "sa", "af", "me", "oc", "an"];
+
+/// Largest localnet.
+pub const MAX_LOCALNET_VALIDATORS: usize = 64;
+
+/// A spec for a local network of `validators` validators spread over `regions`
+/// regions (named from [`LOCALNET_REGIONS`], validators dealt to them in turn and named
+/// `<region>-<n>`), listening on 127.0.0.1 from `base_port` up; accounts `author`
+/// (proposer), `guardian`, two voters and an agent per region. Keys are derived from
+/// the preset name `localnet` (insecure: development only). The regional quorum rule is
+/// on only when every region has at least four validators, the fewest with which a
+/// region tolerates a crash (more than two thirds of four is three); smaller networks
+/// use the global rule, so that a local network of four keeps running with one node down.
+pub fn localnet(validators: usize, regions: usize, base_port: u16) -> Result<Preset> {
+    if regions == 0 || regions > LOCALNET_REGIONS.len() {
+        return Err(Error::Localnet(format!(
+            "{regions} regions; a local network has 1 to {}",
+            LOCALNET_REGIONS.len()
+        )));
+    }
+    if validators < regions || validators > MAX_LOCALNET_VALIDATORS {
+        return Err(Error::Localnet(format!(
+            "{validators} validators for {regions} regions; each region needs one, and a local network has at most {MAX_LOCALNET_VALIDATORS}"
+        )));
+    }
+    let last_port = usize::from(base_port).saturating_add(validators);
+    if last_port > usize::from(u16::MAX) || base_port == 0 {
+        return Err(Error::Localnet(format!(
+            "ports {base_port}..{last_port} are not all valid TCP ports"
+        )));
+    }
+    let mut builder = Builder::new("localnet")?;
+    let names = LOCALNET_REGIONS.get(..regions).unwrap_or(LOCALNET_REGIONS);
+    for name in names {
+        builder.region(name)?;
+    }
+    let mut counts = vec![0usize; regions];
+    for i in 0..validators {
+        let r = i % regions;
+        let n = counts.get(r).copied().unwrap_or(0) + 1;
+        if let Some(count) = counts.get_mut(r) {
+            *count = n;
+        }
+        let region_name = names.get(r).copied().unwrap_or("eu");
+        let port = base_port.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
+        builder.validator(&format!("{region_name}-{n}"), region_name, port)?;
+    }
+    builder.account("author", vec![Role::Proposer]);
+    builder.account("guardian", vec![Role::Guardian]);
+    for name in names {
+        for n in 1..=2 {
+            builder.account(
+                &format!("{name}-voter-{n}"),
+                vec![Role::Voter(region(name)?)],
+            );
+        }
+        builder.account(&format!("{name}-agent"), vec![Role::Agent(region(name)?)]);
+    }
+    let regional = counts.iter().all(|c| *c >= 4);
+    builder.build(regional)
+}
+
 fn region(name: &str) -> Result<RegionId> {
     Ok(RegionId::new(name)?)
 }
@@ -130,7 +193,7 @@ struct Builder {
 
 impl Builder {
     fn new(preset: &str) -> Result<Self> {
-        if !PRESET_NAMES.contains(&preset) {
+        if !PRESET_NAMES.contains(&preset) && preset != "localnet" {
             return Err(Error::UnknownPreset {
                 name: preset.into(),
             });

@@ -1,4 +1,5 @@
-//! The command line: `accord key …` and `accord spec …`.
+//! The command line: `accord init`, `accord run`, `accord localnet`, `accord tx …`,
+//! `accord status`, `accord key …` and `accord spec …`.
 
 use std::fs::{self, DirBuilder};
 use std::io::{self, Read, Write};
@@ -11,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand};
 
+use crate::init::{InitOptions, KeySource};
 use crate::keyfile;
 
 /// Exit status when the input was read but is invalid (a bad spec or key file).
@@ -35,12 +37,168 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a node's home directory: configuration, chain spec and key files.
+    Init(InitArgs),
+    /// Run a validator node from its home directory.
+    Run(RunArgs),
+    /// Start a local validator network on loopback, one process per validator.
+    Localnet(LocalnetArgs),
+    /// Build, sign and submit a transaction through a node's RPC.
+    Tx(TxArgs),
+    /// Print a node's status.
+    Status {
+        /// The node's RPC URL.
+        #[arg(
+            long,
+            value_name = "URL",
+            default_value = "http://127.0.0.1:9944",
+            env = "ACCORD_RPC"
+        )]
+        rpc: String,
+    },
     /// Create and inspect ed25519 key files.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Build and check chain specs.
     #[command(subcommand)]
     Spec(SpecCommand),
+}
+
+/// `accord init …`
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The chain spec.
+    #[arg(long, value_name = "FILE")]
+    pub spec: PathBuf,
+    /// The validator this node runs, by its name in the spec.
+    #[arg(long, value_name = "NAME")]
+    pub validator: String,
+    /// The home directory to create.
+    #[arg(long, value_name = "DIR")]
+    pub home: PathBuf,
+    /// A directory of key files named as `accord spec build --keys-out` writes them
+    /// (`<name>.key`, `<name>.p2p.key`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["consensus_key", "p2p_key"])]
+    pub keys: Option<PathBuf>,
+    /// The validator's consensus key file.
+    #[arg(long, value_name = "FILE", requires = "p2p_key")]
+    pub consensus_key: Option<PathBuf>,
+    /// The node's p2p key file.
+    #[arg(long, value_name = "FILE", requires = "consensus_key")]
+    pub p2p_key: Option<PathBuf>,
+    /// Address of the JSON-RPC server.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9944")]
+    pub rpc_listen: std::net::SocketAddr,
+    /// Multiaddr to listen on for peers (default: the validator's address in the spec).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub p2p_listen: Option<String>,
+}
+
+/// `accord run …`
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The node's home directory (holds config.toml).
+    #[arg(long, value_name = "DIR", env = "ACCORD_HOME")]
+    pub home: PathBuf,
+    /// Where the database, consensus log and signer state live.
+    #[arg(long, value_name = "DIR", env = "ACCORD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Multiaddr to listen on for peers.
+    #[arg(long, value_name = "MULTIADDR", env = "ACCORD_P2P_LISTEN")]
+    pub p2p_listen: Option<String>,
+    /// Address of the JSON-RPC server.
+    #[arg(long, value_name = "ADDR", env = "ACCORD_RPC_LISTEN")]
+    pub rpc_listen: Option<std::net::SocketAddr>,
+    /// Log format.
+    #[arg(long, value_enum, env = "ACCORD_LOG_FORMAT")]
+    pub log_format: Option<crate::config::LogFormat>,
+    /// Log filter (`info`, `info,accord_node::p2p=debug`).
+    #[arg(long, value_name = "FILTER", env = "ACCORD_LOG_FILTER")]
+    pub log_filter: Option<String>,
+}
+
+/// `accord localnet …`
+#[derive(Debug, clap::Args)]
+pub struct LocalnetArgs {
+    /// Number of validators.
+    #[arg(long, default_value_t = 4)]
+    pub validators: usize,
+    /// Number of regions.
+    #[arg(long, default_value_t = 2)]
+    pub regions: usize,
+    /// Where the network's spec, keys and node homes live.
+    #[arg(long, value_name = "DIR", default_value = ".localnet")]
+    pub home: PathBuf,
+    /// The first validator's p2p port; the others follow.
+    #[arg(long, default_value_t = 30300)]
+    pub base_port: u16,
+    /// The first validator's RPC port; the others follow.
+    #[arg(long, default_value_t = 9944)]
+    pub rpc_port: u16,
+    /// Delete the network in DIR and start a new one.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+/// `accord tx …`
+#[derive(Debug, clap::Args)]
+pub struct TxArgs {
+    /// What to send.
+    #[command(subcommand)]
+    pub action: TxCommand,
+    /// The signing account's key file.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub key: Option<PathBuf>,
+    /// The node's RPC URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:9944",
+        env = "ACCORD_RPC",
+        global = true
+    )]
+    pub rpc: String,
+    /// Wait for the transaction's receipt and print it.
+    #[arg(long, global = true)]
+    pub wait: bool,
+}
+
+/// `accord tx <action>`
+#[derive(Debug, Subcommand)]
+pub enum TxCommand {
+    /// Submit a proposal.
+    Propose {
+        /// The proposal draft, as JSON.
+        #[arg(long, value_name = "FILE")]
+        draft: PathBuf,
+    },
+    /// Vote on a proposal for a region.
+    Vote {
+        /// The proposal id.
+        #[arg(long)]
+        proposal: u64,
+        /// The region voted for.
+        #[arg(long)]
+        region: String,
+        /// yes, no, abstain or veto.
+        #[arg(long, value_parser = PossibleValuesParser::new(["yes", "no", "abstain", "veto"]))]
+        choice: String,
+    },
+    /// Cancel a proposal.
+    Cancel {
+        /// The proposal id.
+        #[arg(long)]
+        proposal: u64,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Execute an approved proposal whose mode is manual.
+    Execute {
+        /// The proposal id.
+        #[arg(long)]
+        proposal: u64,
+    },
 }
 
 /// `accord key …`
@@ -91,6 +249,33 @@ pub enum SpecCommand {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Init(args) => init(args),
+        Command::Run(args) => {
+            let overrides = crate::config::Overrides {
+                data_dir: args.data_dir,
+                p2p_listen: args.p2p_listen,
+                rpc_listen: args.rpc_listen,
+                log_format: args.log_format,
+                log_filter: args.log_filter,
+            };
+            crate::run::run(&args.home, &overrides)
+        }
+        Command::Localnet(args) => crate::localnet::run(
+            &args.home,
+            crate::localnet::Shape {
+                validators: args.validators,
+                regions: args.regions,
+                base_port: args.base_port,
+                rpc_port: args.rpc_port,
+            },
+            args.fresh,
+        ),
+        Command::Tx(args) => tx(args),
+        Command::Status { rpc } => block_on(async move {
+            let status = crate::client::Client::new(&rpc)?.status().await?;
+            println!("{}", serde_json::to_string_pretty(&status)?);
+            Ok(())
+        }),
         Command::Key(KeyCommand::Generate { out, force }) => key_generate(&out, force),
         Command::Key(KeyCommand::Show { file }) => key_show(&file),
         Command::Spec(SpecCommand::Build {
@@ -110,6 +295,76 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     } else {
         EXIT_INVALID
     }
+}
+
+fn init(args: InitArgs) -> Result<()> {
+    let keys = match (args.keys, args.consensus_key, args.p2p_key) {
+        (Some(dir), _, _) => KeySource::Directory(dir),
+        (None, Some(consensus), Some(p2p)) => KeySource::Files { consensus, p2p },
+        _ => bail!(
+            "say where the validator's keys are: --keys DIR, or --consensus-key FILE and --p2p-key FILE"
+        ),
+    };
+    let options = InitOptions {
+        spec: args.spec,
+        validator: args.validator,
+        home: args.home,
+        keys,
+        rpc_listen: args.rpc_listen,
+        p2p_listen: args.p2p_listen,
+    };
+    let config = crate::init::init(&options)?;
+    println!(
+        "initialised {} for validator {}: p2p {}, rpc http://{}\nstart it with: accord run --home {}",
+        options.home.display(),
+        config.validator,
+        config.p2p.listen,
+        config.rpc.listen,
+        options.home.display()
+    );
+    Ok(())
+}
+
+fn block_on<F: std::future::Future<Output = Result<()>>>(future: F) -> Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(future)
+}
+
+fn tx(args: TxArgs) -> Result<()> {
+    use crate::client::TxAction;
+    let Some(key) = args.key else {
+        bail!("say which account signs: --key FILE");
+    };
+    let action = match args.action {
+        TxCommand::Propose { draft } => TxAction::Propose { draft },
+        TxCommand::Vote {
+            proposal,
+            region,
+            choice,
+        } => TxAction::Vote {
+            proposal,
+            region,
+            choice: match choice.as_str() {
+                "yes" => accord_types::governance::VoteChoice::Yes,
+                "no" => accord_types::governance::VoteChoice::No,
+                "abstain" => accord_types::governance::VoteChoice::Abstain,
+                _ => accord_types::governance::VoteChoice::Veto,
+            },
+        },
+        TxCommand::Cancel { proposal, reason } => TxAction::Cancel { proposal, reason },
+        TxCommand::Execute { proposal } => TxAction::Execute { proposal },
+    };
+    let wait = args.wait;
+    block_on(async move {
+        let ok = crate::client::send(&args.rpc, &key, &action, wait).await?;
+        if !ok {
+            bail!("the transaction failed");
+        }
+        Ok(())
+    })
 }
 
 fn key_generate(out: &Path, force: bool) -> Result<()> {
@@ -168,7 +423,8 @@ fn key_file_name(key: &NamedKey) -> String {
     }
 }
 
-fn write_keys(dir: &Path, keys: &[NamedKey]) -> Result<()> {
+/// Writes preset keys into a new directory (mode 0700), one file each; never overwrites.
+pub fn write_keys(dir: &Path, keys: &[NamedKey]) -> Result<()> {
     let shown = dir.display();
     DirBuilder::new()
         .recursive(true)

@@ -21,7 +21,7 @@ pub struct Header {
     pub chain_id: ChainId,
     /// Height, from 1.
     pub height: Height,
-    /// Hash of the previous block (zero for height 1's parent, the genesis).
+    /// Hash of the previous block; for height 1, the chain spec's genesis hash.
     pub parent_hash: Hash,
     /// Proposer's timestamp, later than the parent's.
     pub timestamp: Timestamp,

@@ -140,3 +140,59 @@ fn preset_keys_match_the_spec_and_their_labels() {
         assert_eq!(manual.public(), spec.accounts()[0].key);
     }
 }
+
+#[test]
+fn localnets_spread_validators_over_regions() {
+    let net = accord_chain_spec::localnet(7, 3, 40000).unwrap();
+    let spec = &net.spec;
+    assert_eq!(spec.validators().len(), 7);
+    let regions: Vec<&str> = spec.regions().iter().map(RegionId::as_str).collect();
+    assert_eq!(regions, ["eu", "us", "ap"]);
+    let per_region: Vec<usize> = spec
+        .regions()
+        .iter()
+        .map(|r| spec.validators_in(r).count())
+        .collect();
+    assert_eq!(per_region, [3, 2, 2]);
+    let ports: Vec<&str> = spec
+        .validators()
+        .iter()
+        .map(|v| v.listen_addr.as_str())
+        .collect();
+    assert!(ports.contains(&"/ip4/127.0.0.1/tcp/40000"));
+    assert!(ports.contains(&"/ip4/127.0.0.1/tcp/40006"));
+    // Regions of two or three validators could not survive a crash under the regional rule.
+    assert_eq!(spec.quorum_rule(), QuorumRule::Global);
+    // Every validator has its two keys among the preset's keys.
+    assert_eq!(
+        net.keys
+            .iter()
+            .filter(|k| k.purpose != KeyPurpose::Account)
+            .count(),
+        14
+    );
+    // Four or more in every region: the regional rule.
+    assert_eq!(
+        accord_chain_spec::localnet(8, 2, 40000)
+            .unwrap()
+            .spec
+            .quorum_rule(),
+        QuorumRule::Regional
+    );
+}
+
+#[test]
+fn localnet_shapes_out_of_range_are_refused() {
+    for (validators, regions, port, expected) in [
+        (4, 0, 30300, "0 regions"),
+        (4, 9, 30300, "9 regions"),
+        (1, 2, 30300, "each region needs one"),
+        (65, 2, 30300, "at most 64"),
+        (4, 2, 65534, "not all valid TCP ports"),
+    ] {
+        let error = accord_chain_spec::localnet(validators, regions, port)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+}

@@ -1,6 +1,9 @@
 //! Integration tests that run the real `accord` binary in temporary directories.
 
+mod init;
 mod key;
+mod net;
+mod slow;
 mod spec;
 
 use std::io::Write;

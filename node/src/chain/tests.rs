@@ -1,0 +1,204 @@
+use accord_runtime::test_utils::{documentation, draft, key, TestChain};
+use accord_state::{MemStore, StateStore};
+use accord_types::consensus::VoteType;
+use accord_types::{Payload, Round, Vote};
+
+use super::*;
+
+fn proposer() -> PublicKey {
+    key("validator/eu-1").public()
+}
+
+fn genesis_parent(chain: &TestChain) -> Parent {
+    Parent {
+        height: Height(0),
+        hash: Hash::digest(accord_types::Domain::PAYLOAD, b"genesis"),
+        timestamp: Timestamp(chain.timestamp.0 - 1),
+    }
+}
+
+/// Block 1 with a proposal and a vote-less transaction, built on `chain`'s genesis.
+fn block_one(chain: &mut TestChain) -> (Executed, ValidatorSet) {
+    let (validators, _) = validators_at(&chain.store, Height(1)).unwrap();
+    let txs = vec![chain.tx(
+        "author",
+        Payload::SubmitProposal {
+            draft: Box::new(draft(&["eu"], documentation("ops/runbook.md"))),
+        },
+    )];
+    let executed = build(
+        &chain.store,
+        Proposing {
+            chain_id: &chain.chain_id,
+            parent: genesis_parent(chain),
+            proposer: proposer(),
+            validators: &validators,
+            last_commit: None,
+            now: chain.timestamp,
+        },
+        txs,
+        Vec::new(),
+    )
+    .unwrap();
+    (executed, validators)
+}
+
+fn checking<'a>(chain: &'a TestChain, validators: &'a ValidatorSet) -> Checking<'a> {
+    Checking {
+        chain_id: &chain.chain_id,
+        parent: genesis_parent(chain),
+        validators,
+        parent_validators: validators,
+        now: Some(chain.timestamp),
+    }
+}
+
+#[test]
+fn a_built_block_checks_and_executes_to_the_same_roots() {
+    let mut chain = TestChain::new();
+    let (built, validators) = block_one(&mut chain);
+    let checked = check(&chain.store, checking(&chain, &validators), &built.block).unwrap();
+    assert_eq!(checked.outcome.state_root, built.outcome.state_root);
+    assert_eq!(checked.outcome.batch, built.outcome.batch);
+    assert_eq!(built.block.header.height, Height(1));
+    assert_eq!(built.block.transactions.len(), 1);
+}
+
+#[test]
+fn every_header_lie_is_caught() {
+    let mut chain = TestChain::new();
+    let (built, validators) = block_one(&mut chain);
+    type Tamper = fn(&mut Block);
+    let cases: [(&str, Tamper); 10] = [
+        ("chain id", |b| {
+            b.header.chain_id = ChainId::new("other").unwrap();
+        }),
+        ("height", |b| b.header.height = Height(2)),
+        ("parent hash", |b| b.header.parent_hash = Hash::ZERO),
+        ("not later than the parent", |b| {
+            b.header.timestamp = Timestamp(0);
+        }),
+        ("ahead of this node's clock", |b| {
+            b.header.timestamp = Timestamp(b.header.timestamp.0 + MAX_CLOCK_DRIFT_MS + 1_000);
+        }),
+        ("is not a validator", |b| {
+            b.header.proposer = key("author").public();
+        }),
+        ("validator set hash", |b| {
+            b.header.validator_set_hash = Hash::ZERO;
+        }),
+        ("transactions root", |b| {
+            b.transactions.clear();
+        }),
+        ("state root", |b| b.header.state_root = Hash::ZERO),
+        ("receipts root", |b| b.header.receipts_root = Hash::ZERO),
+    ];
+    for (expected, tamper) in cases {
+        let mut block = built.block.clone();
+        tamper(&mut block);
+        let error = check(&chain.store, checking(&chain, &validators), &block).unwrap_err();
+        assert!(error.is_block_fault());
+        assert!(error.to_string().contains(expected), "{expected}: {error}");
+    }
+}
+
+#[test]
+fn a_transaction_with_a_bad_signature_makes_the_block_invalid() {
+    let mut chain = TestChain::new();
+    let (validators, _) = validators_at(&chain.store, Height(1)).unwrap();
+    let mut tx = chain.tx(
+        "author",
+        Payload::SubmitProposal {
+            draft: Box::new(draft(&["eu"], documentation("ops/a.md"))),
+        },
+    );
+    tx.signature = key("author").sign(b"something else");
+    // The proposer skipped the check; the others do not.
+    let built = build(
+        &chain.store,
+        Proposing {
+            chain_id: &chain.chain_id,
+            parent: genesis_parent(&chain),
+            proposer: proposer(),
+            validators: &validators,
+            last_commit: None,
+            now: chain.timestamp,
+        },
+        vec![tx],
+        Vec::new(),
+    )
+    .unwrap();
+    let error = check(&chain.store, checking(&chain, &validators), &built.block).unwrap_err();
+    // Refused there, the submission creates no proposal: the state differs first.
+    assert!(error.to_string().contains("state root"), "{error}");
+}
+
+#[test]
+fn the_second_block_must_carry_a_quorum_certificate_for_the_first() {
+    let mut chain = TestChain::new();
+    let (built, validators) = block_one(&mut chain);
+    let mut store = MemStore::new();
+    // The state after block 1.
+    store.write(&genesis_batch()).unwrap();
+    store.write(&built.outcome.batch).unwrap();
+    let parent = Parent {
+        height: Height(1),
+        hash: built.block.hash(),
+        timestamp: built.block.header.timestamp,
+    };
+    let precommits: Vec<Vote> = ["eu-1", "eu-2", "us-1", "ap-1"]
+        .iter()
+        .map(|name| {
+            Vote::sign(
+                &key(&format!("validator/{name}")),
+                &chain.chain_id,
+                Height(1),
+                Round(0),
+                VoteType::Precommit,
+                Some(parent.hash),
+            )
+        })
+        .collect();
+    let full = CommitCertificate::from_precommits(Height(1), Round(0), parent.hash, &precommits);
+    let weak =
+        CommitCertificate::from_precommits(Height(1), Round(0), parent.hash, &precommits[..2]);
+    let propose = |last_commit| {
+        build(
+            &store,
+            Proposing {
+                chain_id: &chain.chain_id,
+                parent,
+                proposer: proposer(),
+                validators: &validators,
+                last_commit,
+                now: Timestamp(parent.timestamp.0 + 1_000),
+            },
+            Vec::new(),
+            Vec::new(),
+        )
+        .unwrap()
+    };
+    let checking = Checking {
+        chain_id: &chain.chain_id,
+        parent,
+        validators: &validators,
+        parent_validators: &validators,
+        now: Some(Timestamp(parent.timestamp.0 + 1_000)),
+    };
+    let good = propose(Some(full));
+    check(&store, checking, &good.block).unwrap();
+    let error = check(&store, checking, &propose(Some(weak)).block).unwrap_err();
+    assert!(
+        error.to_string().contains("more than two thirds"),
+        "{error}"
+    );
+    let error = check(&store, checking, &propose(None).block).unwrap_err();
+    assert!(error.to_string().contains("no certificate"), "{error}");
+}
+
+fn genesis_batch() -> accord_state::WriteBatch {
+    accord_runtime::test_utils::genesis()
+        .build(&MemStore::new())
+        .unwrap()
+        .batch
+}

@@ -1,0 +1,1186 @@
+//! The consensus driver: the task that feeds the consensus engine its inputs and carries
+//! out its outputs, and that executes, commits and serves blocks.
+//!
+//! ```text
+//!   p2p gossip ──► verify signature ──► report to gossip (forward or not)
+//!        │                                   │
+//!        ▼                                   ▼
+//!   consensus log (append) ──► Engine::process ──► outputs
+//!                                                   │ Broadcast: signer guard (synced) ─► log sync ─► publish
+//!                                                   │ ScheduleTimeout: tokio timer ─► TimeoutElapsed
+//!                                                   │ RequestValue: reap pool ─► build + execute ─► ProposeValue
+//!                                                   │ RequestValidation: (fetch by hash) ─► check + execute ─► Validity
+//!                                                   │ Decide: commit pause ─► one synced RocksDB batch ─► next height
+//!                                                   │ Requeue: back into the log as an input
+//! ```
+//!
+//! Every input is appended to the consensus log before the engine sees it, and the log
+//! is synced before any message this validator signed leaves the node; the signer
+//! guard's own record is synced before that. On restart the log is replayed into a
+//! fresh engine, which reaches the same state (the engine is a deterministic function
+//! of its inputs); blocks that inputs refer to by hash are in the log too. The log is
+//! pruned when a height is committed: it then holds only the next height's start.
+//!
+//! A node that is behind (it sees peers at a greater height) stops taking part and
+//! catches up through block sync: ranges of blocks with their commit certificates,
+//! fetched from several peers at once, each certificate verified against the validator
+//! set of its height and each block executed and committed in order; then it starts
+//! the next height.
+
+pub mod wire;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use accord_consensus::{
+    CommittedBlock, Decision, Engine, EngineConfig, Input, Message, Output, SignatureCheck,
+    TimeoutStep, Validity,
+};
+use accord_runtime::CheckContext;
+use accord_types::governance::ValidatorSpec;
+use accord_types::params::ConsensusParams;
+use accord_types::{
+    Block, ChainId, CommitCertificate, ErrorCode, Evidence, Hash, Height, Keypair, PublicKey,
+    Round, Timestamp, ValidatorSet,
+};
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use crate::chain::{self, Checking, Executed, Parent, Proposing};
+use crate::mempool::Mempool;
+use crate::p2p::{NetEvent, P2pHandle, SyncRequest, SyncResponse, Topic, Verdict};
+use crate::signer::{Approval, SignerGuard, Step};
+use crate::storage::Storage;
+use crate::wal::Wal;
+use wire::{ConsensusWire, WalEntry};
+
+/// How many finalized blocks proposer selection looks back on.
+const HISTORY: usize = accord_consensus::proposer::ABSENCE_WINDOW as usize;
+/// Blocks asked for in one sync request.
+pub const SYNC_RANGE: u64 = 32;
+/// Sync requests in flight at once.
+const SYNC_PARALLEL: usize = 4;
+/// Candidate blocks kept for the current height (proposals in many rounds).
+const MAX_CANDIDATES: usize = 64;
+/// Dropped-transaction answers kept for clients.
+const MAX_DROPPED: usize = 100_000;
+/// A height that has not decided after this long makes the node ask whether it is behind.
+const STALL: Duration = Duration::from_secs(4);
+
+/// What the node reports about itself (RPC `chain_getStatus`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeStatus {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// Height of the last committed block (0: only the genesis).
+    pub height: Height,
+    /// Hash of the last committed block (the genesis hash at height 0).
+    pub hash: Hash,
+    /// Its timestamp.
+    pub timestamp: Timestamp,
+    /// Whether the node is catching up through block sync.
+    pub syncing: bool,
+    /// Connected peers.
+    pub peers: usize,
+    /// The round of the height being decided.
+    pub round: Round,
+    /// This validator's consensus key.
+    pub validator: PublicKey,
+}
+
+/// The status, shared with the RPC server.
+pub type SharedStatus = Arc<RwLock<NodeStatus>>;
+
+/// Why an accepted transaction left the pool without being finalized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DroppedTx {
+    /// The error a client can act on.
+    pub code: ErrorCode,
+    /// Why.
+    pub message: String,
+    /// The height after which it was dropped.
+    pub height: Height,
+}
+
+/// Answers for dropped transactions, by hash, shared with the RPC server.
+#[derive(Debug, Default)]
+pub struct DroppedLog {
+    entries: BTreeMap<Hash, DroppedTx>,
+    order: VecDeque<Hash>,
+}
+
+impl DroppedLog {
+    /// Records an answer, forgetting the oldest beyond the cap.
+    pub fn insert(&mut self, hash: Hash, dropped: DroppedTx) {
+        if self.entries.insert(hash, dropped).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > MAX_DROPPED {
+            if let Some(old) = self.order.pop_front() {
+                self.entries.remove(&old);
+            }
+        }
+    }
+
+    /// The answer for a transaction, if it was dropped.
+    pub fn get(&self, hash: &Hash) -> Option<&DroppedTx> {
+        self.entries.get(hash)
+    }
+}
+
+/// Everything the driver runs with.
+pub struct DriverParts {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// Consensus parameters from the chain spec.
+    pub params: ConsensusParams,
+    /// This validator's consensus key.
+    pub keypair: Keypair,
+    /// The database.
+    pub storage: Arc<Storage>,
+    /// The consensus log, opened.
+    pub wal: Wal,
+    /// The records recovered from it.
+    pub recovered: Vec<Vec<u8>>,
+    /// The signer guard.
+    pub signer: SignerGuard,
+    /// The network.
+    pub p2p: P2pHandle,
+    /// Events from the network.
+    pub net_events: mpsc::Receiver<NetEvent>,
+    /// The transaction pool.
+    pub mempool: Arc<Mutex<Mempool>>,
+    /// The status the RPC server reports.
+    pub status: SharedStatus,
+    /// Answers for dropped transactions.
+    pub dropped: Arc<RwLock<DroppedLog>>,
+    /// Becomes `true` when the node shuts down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+enum Timer {
+    Engine {
+        height: Height,
+        round: Round,
+        step: TimeoutStep,
+    },
+    CommitPause(Height),
+}
+
+struct Driver {
+    chain_id: ChainId,
+    params: ConsensusParams,
+    key: PublicKey,
+    storage: Arc<Storage>,
+    wal: Wal,
+    signer: SignerGuard,
+    p2p: P2pHandle,
+    mempool: Arc<Mutex<Mempool>>,
+    status: SharedStatus,
+    dropped: Arc<RwLock<DroppedLog>>,
+    engine: Engine,
+    /// The last committed block.
+    parent: Parent,
+    /// The set deciding `parent.height + 1`, and the one that decided the parent.
+    validators: ValidatorSet,
+    specs: Vec<ValidatorSpec>,
+    parent_validators: ValidatorSet,
+    history: VecDeque<CommittedBlock>,
+    /// Blocks proposed for the current height, by hash.
+    candidates: BTreeMap<Hash, Block>,
+    /// Candidates checked and executed.
+    executed: BTreeMap<Hash, Executed>,
+    /// Validation asked for blocks not received yet.
+    awaiting: BTreeSet<Hash>,
+    /// Evidence to include in a block this node proposes.
+    evidence: Vec<Evidence>,
+    decided: Option<Decision>,
+    queue: VecDeque<Input>,
+    replaying: bool,
+    /// Requests the log may answer during replay.
+    pending_value: Option<(Height, Round)>,
+    pending_validation: BTreeSet<Hash>,
+    height_started: Instant,
+    timers: mpsc::UnboundedSender<Timer>,
+    fetched: mpsc::Sender<Block>,
+    /// Last stamp put on a gossiped consensus message.
+    stamp: u64,
+}
+
+fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Timestamp(ms)
+}
+
+fn message_hash(message: &Message) -> Hash {
+    Hash::from_bytes(*blake3::hash(&accord_types::codec::encode(message)).as_bytes())
+}
+
+/// Runs the driver until shutdown.
+pub async fn run(parts: DriverParts) -> Result<()> {
+    let DriverParts {
+        chain_id,
+        params,
+        keypair,
+        storage,
+        wal,
+        recovered,
+        signer,
+        p2p,
+        mut net_events,
+        mempool,
+        status,
+        dropped,
+        mut shutdown,
+    } = parts;
+    let head = storage.head()?.context("the database has no genesis")?;
+    let (timers, mut timer_rx) = mpsc::unbounded_channel();
+    let (fetched, mut fetched_rx) = mpsc::channel(16);
+    let store = storage.state_store();
+    let (validators, specs) = chain::validators_at(&store, head.height.saturating_add(1))?;
+    // After block h, the state's current set is the one that decided h.
+    let (parent_validators, _) = chain::validators_at(&store, head.height)?;
+    let parent_timestamp = match storage.header(head.height)? {
+        Some(header) => header.timestamp,
+        None => status.read().timestamp,
+    };
+    let mut history = VecDeque::new();
+    let first = head.height.0.saturating_sub(HISTORY as u64).max(1);
+    for h in first..=head.height.0 {
+        if let Some(block) = storage.block(Height(h))? {
+            history.push_back(CommittedBlock::from_block(&block));
+        }
+    }
+    let key = keypair.public();
+    let engine = Engine::new(EngineConfig {
+        chain_id: chain_id.clone(),
+        params: params.clone(),
+        keypair: Some(keypair),
+    });
+    let mut driver = Driver {
+        chain_id,
+        params,
+        key,
+        storage,
+        wal,
+        signer,
+        p2p,
+        mempool,
+        status,
+        dropped,
+        engine,
+        parent: Parent {
+            height: head.height,
+            hash: head.hash,
+            timestamp: parent_timestamp,
+        },
+        validators,
+        specs,
+        parent_validators,
+        history,
+        candidates: BTreeMap::new(),
+        executed: BTreeMap::new(),
+        awaiting: BTreeSet::new(),
+        evidence: Vec::new(),
+        decided: None,
+        queue: VecDeque::new(),
+        replaying: false,
+        pending_value: None,
+        pending_validation: BTreeSet::new(),
+        height_started: Instant::now(),
+        timers,
+        fetched,
+        stamp: 0,
+    };
+    driver.publish_status();
+    driver.recover(recovered).await?;
+    let mut peer_heights = spawn_status_poller(driver.p2p.clone(), driver.status.clone());
+    loop {
+        while let Some(input) = driver.queue.pop_front() {
+            driver.feed(input).await?;
+        }
+        tokio::select! {
+            biased;
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+            Some(timer) = timer_rx.recv() => driver.on_timer(timer).await?,
+            Some(event) = net_events.recv() => driver.on_net(event).await?,
+            Some(block) = fetched_rx.recv() => driver.on_fetched(block).await?,
+            Some(heights) = peer_heights.recv() => driver.sync_if_behind(heights).await?,
+        }
+    }
+    // A decided block in its commit pause is committed before the node stops.
+    if driver.decided.is_some() {
+        driver.commit().await?;
+    }
+    driver.wal.sync()?;
+    info!(height = driver.parent.height.0, "consensus driver stopped");
+    Ok(())
+}
+
+/// Asks every peer for its height once a second, in the background, and sends the
+/// answers to the driver (a slow peer never holds the driver up).
+fn spawn_status_poller(
+    p2p: P2pHandle,
+    status: SharedStatus,
+) -> mpsc::Receiver<Vec<(PublicKey, Height)>> {
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let peers = p2p.peers().await;
+            status.write().peers = peers.len();
+            let answers = futures::future::join_all(peers.into_iter().map(|peer| {
+                let p2p = p2p.clone();
+                async move {
+                    let response = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        p2p.request(peer, SyncRequest::Status),
+                    )
+                    .await;
+                    match response {
+                        Ok(Ok(SyncResponse::Status { height, .. })) => Some((peer, height)),
+                        _ => None,
+                    }
+                }
+            }))
+            .await;
+            let heights: Vec<(PublicKey, Height)> = answers.into_iter().flatten().collect();
+            // A full channel means the driver is busy; the next round will do.
+            match tx.try_send(heights) {
+                Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        }
+    });
+    rx
+}
+
+impl Driver {
+    fn store(&self) -> crate::storage::RocksState {
+        self.storage.state_store()
+    }
+
+    fn publish_status(&self) {
+        let mut status = self.status.write();
+        status.height = self.parent.height;
+        status.hash = self.parent.hash;
+        status.timestamp = self.parent.timestamp;
+        status.round = self.engine.state().map_or(Round(0), |s| s.round);
+    }
+
+    /// Replays the consensus log of the current height, or starts the height afresh.
+    async fn recover(&mut self, records: Vec<Vec<u8>>) -> Result<()> {
+        let next = self.parent.height.saturating_add(1);
+        let mut entries = Vec::with_capacity(records.len());
+        for (index, record) in records.iter().enumerate() {
+            let entry = WalEntry::decode(record).with_context(|| {
+                format!("consensus log record {index} does not decode; the log is corrupt")
+            })?;
+            entries.push(entry);
+        }
+        let current = matches!(
+            entries.first(),
+            Some(WalEntry::Input(Input::StartHeight { height, .. })) if *height == next
+        );
+        if !current {
+            if !entries.is_empty() {
+                info!(
+                    records = entries.len(),
+                    "consensus log is of an earlier height; starting height {} afresh", next.0
+                );
+            }
+            return self.start_height().await;
+        }
+        info!(
+            records = entries.len(),
+            height = next.0,
+            "replaying the consensus log"
+        );
+        self.replaying = true;
+        for entry in entries {
+            match entry {
+                WalEntry::Block(block) => {
+                    self.candidates.insert(block.hash(), block);
+                }
+                WalEntry::Input(input) => self.process(input).await?,
+            }
+        }
+        self.replaying = false;
+        // Requests the log did not answer (the node stopped before it could).
+        if let Some((height, round)) = self.pending_value.take() {
+            self.propose(height, round).await?;
+        }
+        for hash in std::mem::take(&mut self.pending_validation) {
+            self.validate(hash).await?;
+        }
+        self.height_started = Instant::now();
+        Ok(())
+    }
+
+    async fn start_height(&mut self) -> Result<()> {
+        let input = Input::StartHeight {
+            height: self.parent.height.saturating_add(1),
+            validators: self.validators.clone(),
+            history: self.history.iter().cloned().collect(),
+        };
+        self.wal.reset(&WalEntry::Input(input.clone()).encode())?;
+        self.height_started = Instant::now();
+        self.process(input).await
+    }
+
+    /// Logs an input, then processes it.
+    async fn feed(&mut self, input: Input) -> Result<()> {
+        self.wal.append(&WalEntry::Input(input.clone()).encode())?;
+        self.process(input).await
+    }
+
+    async fn process(&mut self, input: Input) -> Result<()> {
+        match &input {
+            Input::ProposeValue { height, round, .. }
+                if self.pending_value == Some((*height, *round)) =>
+            {
+                self.pending_value = None;
+            }
+            Input::Validity { block_hash, .. } => {
+                self.pending_validation.remove(block_hash);
+            }
+            _ => {}
+        }
+        let outputs = match self.engine.process(input) {
+            Ok(outputs) => outputs,
+            Err(error) => {
+                debug!(%error, "consensus input refused");
+                return Ok(());
+            }
+        };
+        for output in outputs {
+            self.on_output(output).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_output(&mut self, output: Output) -> Result<()> {
+        match output {
+            Output::Broadcast(message) => self.release(message).await?,
+            Output::Relay(message) => self.send(message).await,
+            Output::ScheduleTimeout {
+                height,
+                round,
+                step,
+                duration_ms,
+            } => self.schedule(
+                Duration::from_millis(duration_ms),
+                Timer::Engine {
+                    height,
+                    round,
+                    step,
+                },
+            ),
+            Output::RequestValue { height, round } => {
+                if self.replaying {
+                    self.pending_value = Some((height, round));
+                } else {
+                    self.propose(height, round).await?;
+                }
+            }
+            Output::RequestValidation { block_hash, .. } => {
+                if self.replaying {
+                    self.pending_validation.insert(block_hash);
+                } else {
+                    self.validate(block_hash).await?;
+                }
+            }
+            Output::Decide(decision) => {
+                info!(
+                    height = decision.height.0,
+                    round = decision.round.0,
+                    block = %decision.block_hash,
+                    "decided"
+                );
+                let height = decision.height;
+                self.decided = Some(decision);
+                self.schedule(
+                    Duration::from_millis(self.params.timeouts.commit_ms),
+                    Timer::CommitPause(height),
+                );
+            }
+            Output::Evidence(evidence) => {
+                warn!(offender = %evidence.offender(), height = evidence.height().0, "equivocation");
+                self.add_evidence(evidence.clone());
+                self.publish_consensus(&ConsensusWire::Evidence(evidence))
+                    .await;
+            }
+            Output::ConflictingProposals { first, second } => {
+                warn!(
+                    proposer = %first.proposer,
+                    height = first.height.0,
+                    round = first.round.0,
+                    first = %first.block_hash,
+                    second = %second.block_hash,
+                    "a proposer signed two different proposals"
+                );
+            }
+            Output::Requeue(message) => {
+                self.queue
+                    .push_back(Input::received(message, SignatureCheck::Verified));
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases a message this validator signed, once the signer guard agrees and the
+    /// log is on disk.
+    async fn release(&mut self, message: Message) -> Result<()> {
+        let (height, round, step) = match &message {
+            Message::Proposal(p) => (p.height, p.round, Step::Proposal),
+            Message::Vote(v) => (
+                v.height,
+                v.round,
+                match v.vote_type {
+                    accord_types::consensus::VoteType::Prevote => Step::Prevote,
+                    accord_types::consensus::VoteType::Precommit => Step::Precommit,
+                },
+            ),
+        };
+        // The inputs that led to this message are on disk first, so a replay after a
+        // crash reproduces it; then the guard records it before it leaves.
+        self.wal.sync()?;
+        match self
+            .signer
+            .approve(height, round, step, message_hash(&message))
+        {
+            Ok(Approval::Signed | Approval::Repeat) => {}
+            Err(error) => {
+                warn!(%error, "signed message withheld");
+                return Ok(());
+            }
+        }
+        self.send(message).await;
+        Ok(())
+    }
+
+    async fn send(&mut self, message: Message) {
+        let wire = match message {
+            Message::Proposal(proposal) => {
+                let block = self.candidates.get(&proposal.block_hash).cloned();
+                ConsensusWire::Proposal { proposal, block }
+            }
+            Message::Vote(vote) => ConsensusWire::Vote(vote),
+        };
+        self.publish_consensus(&wire).await;
+    }
+
+    /// Gossips a consensus message with a fresh stamp (see [`ConsensusWire::encode_stamped`]).
+    async fn publish_consensus(&mut self, wire: &ConsensusWire) {
+        self.stamp = self
+            .stamp
+            .max(now().0.saturating_mul(1000))
+            .saturating_add(1);
+        let data = wire.encode_stamped(self.stamp);
+        self.publish(Topic::Consensus, data).await;
+    }
+
+    async fn publish(&self, topic: Topic, data: Vec<u8>) {
+        if let Err(error) = self.p2p.publish(topic, data).await {
+            debug!(%error, "not published");
+        }
+    }
+
+    fn schedule(&self, after: Duration, timer: Timer) {
+        let timers = self.timers.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = timers.send(timer);
+        });
+    }
+
+    fn add_evidence(&mut self, evidence: Evidence) {
+        let hash = evidence.hash();
+        if self.evidence.len() < chain::MAX_BLOCK_EVIDENCE
+            && !self.evidence.iter().any(|e| e.hash() == hash)
+        {
+            self.evidence.push(evidence);
+        }
+    }
+
+    /// Builds, executes and logs a block to propose.
+    async fn propose(&mut self, height: Height, round: Round) -> Result<()> {
+        if height != self.parent.height.saturating_add(1) {
+            return Ok(());
+        }
+        let store = self.store();
+        let max_bytes = usize::try_from(self.params.max_block_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(accord_types::codec::MAX_CERTIFICATE_BYTES + 64 * 1024);
+        let transactions =
+            self.mempool
+                .lock()
+                .reap(&store, self.params.max_block_txs as usize, max_bytes)?;
+        let last_commit = if self.parent.height.0 == 0 {
+            None
+        } else {
+            self.storage.certificate(self.parent.height)?
+        };
+        let evidence: Vec<Evidence> = self
+            .evidence
+            .iter()
+            .filter(|e| e.verify(&self.chain_id, &self.validators).is_ok())
+            .cloned()
+            .collect();
+        let executed = chain::build(
+            &store,
+            Proposing {
+                chain_id: &self.chain_id,
+                parent: self.parent,
+                proposer: self.key,
+                validators: &self.validators,
+                last_commit,
+                now: now(),
+            },
+            transactions,
+            evidence,
+        )?;
+        let hash = executed.block.hash();
+        debug!(
+            height = height.0,
+            round = round.0,
+            txs = executed.block.transactions.len(),
+            block = %hash,
+            "proposing"
+        );
+        self.wal
+            .append(&WalEntry::Block(executed.block.clone()).encode())?;
+        self.candidates.insert(hash, executed.block.clone());
+        self.executed.insert(hash, executed);
+        self.queue.push_back(Input::ProposeValue {
+            height,
+            round,
+            block_hash: hash,
+        });
+        Ok(())
+    }
+
+    /// Checks a candidate block and answers the engine; fetches it first if missing.
+    async fn validate(&mut self, hash: Hash) -> Result<()> {
+        let height = self.parent.height.saturating_add(1);
+        let verdict = if self.executed.contains_key(&hash) {
+            Validity::Valid
+        } else if let Some(block) = self.candidates.get(&hash).cloned() {
+            let store = self.store();
+            let checking = Checking {
+                chain_id: &self.chain_id,
+                parent: self.parent,
+                validators: &self.validators,
+                parent_validators: &self.parent_validators,
+                now: Some(now()),
+            };
+            match chain::check(&store, checking, &block) {
+                Ok(executed) => {
+                    self.executed.insert(hash, executed);
+                    Validity::Valid
+                }
+                Err(error) if error.is_block_fault() => {
+                    warn!(block = %hash, %error, "invalid block proposed");
+                    Validity::Invalid
+                }
+                Err(error) => return Err(error.into()),
+            }
+        } else {
+            if self.awaiting.insert(hash) {
+                self.fetch(hash).await;
+            }
+            return Ok(());
+        };
+        self.awaiting.remove(&hash);
+        self.queue.push_back(Input::Validity {
+            height,
+            block_hash: hash,
+            verdict,
+        });
+        Ok(())
+    }
+
+    /// Asks peers for a block by hash, in the background.
+    async fn fetch(&self, hash: Hash) {
+        let peers = self.p2p.peers().await;
+        let p2p = self.p2p.clone();
+        let fetched = self.fetched.clone();
+        tokio::spawn(async move {
+            for peer in peers {
+                if let Ok(SyncResponse::Block(Some(block))) =
+                    p2p.request(peer, SyncRequest::BlockByHash(hash)).await
+                {
+                    if block.hash() == hash {
+                        let _ = fetched.send(block).await;
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    async fn on_fetched(&mut self, block: Block) -> Result<()> {
+        let hash = block.hash();
+        if block.header.height != self.parent.height.saturating_add(1) {
+            return Ok(());
+        }
+        self.wal.append(&WalEntry::Block(block.clone()).encode())?;
+        self.candidates.insert(hash, block);
+        if self.awaiting.contains(&hash) {
+            self.validate(hash).await?;
+        }
+        if self.decided.as_ref().is_some_and(|d| d.block_hash == hash) {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn on_timer(&mut self, timer: Timer) -> Result<()> {
+        match timer {
+            Timer::Engine {
+                height,
+                round,
+                step,
+            } => {
+                self.feed(Input::TimeoutElapsed {
+                    height,
+                    round,
+                    step,
+                })
+                .await
+            }
+            Timer::CommitPause(height) => {
+                if self.decided.as_ref().is_some_and(|d| d.height == height) {
+                    self.commit().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Commits the decided block, then starts the next height.
+    async fn commit(&mut self) -> Result<()> {
+        let Some(decision) = self.decided.clone() else {
+            return Ok(());
+        };
+        let executed = match self.executed.remove(&decision.block_hash) {
+            Some(executed) => executed,
+            None => {
+                let Some(block) = self.candidates.get(&decision.block_hash).cloned() else {
+                    // Decided on a block this node has not seen: fetch it, commit on arrival.
+                    if self.awaiting.insert(decision.block_hash) {
+                        self.fetch(decision.block_hash).await;
+                    }
+                    return Ok(());
+                };
+                let store = self.store();
+                let checking = Checking {
+                    chain_id: &self.chain_id,
+                    parent: self.parent,
+                    validators: &self.validators,
+                    parent_validators: &self.parent_validators,
+                    now: None,
+                };
+                chain::check(&store, checking, &block).with_context(|| {
+                    format!(
+                        "block {} was decided by a quorum but does not execute here",
+                        decision.block_hash
+                    )
+                })?
+            }
+        };
+        let certificate = self
+            .engine
+            .certificate()
+            .filter(|c| c.block_hash == decision.block_hash)
+            .unwrap_or(decision.certificate);
+        self.decided = None;
+        self.apply(&executed, &certificate)?;
+        self.start_height().await
+    }
+
+    /// Writes a committed block and moves every piece of state past it.
+    fn apply(&mut self, executed: &Executed, certificate: &CommitCertificate) -> Result<()> {
+        let block = &executed.block;
+        self.storage
+            .commit_block(block, certificate, &executed.outcome)?;
+        let height = block.header.height;
+        info!(
+            height = height.0,
+            hash = %block.hash(),
+            txs = block.transactions.len(),
+            "committed"
+        );
+        self.parent = Parent {
+            height,
+            hash: block.hash(),
+            timestamp: block.header.timestamp,
+        };
+        self.history.push_back(CommittedBlock::from_block(block));
+        while self.history.len() > HISTORY {
+            self.history.pop_front();
+        }
+        let included: BTreeSet<Hash> = block.evidence.iter().map(Evidence::hash).collect();
+        self.evidence.retain(|e| !included.contains(&e.hash()));
+        let store = self.store();
+        let committed: Vec<Hash> = block.transactions.iter().map(|t| t.hash()).collect();
+        let ctx = CheckContext {
+            chain_id: self.chain_id.clone(),
+            height: height.saturating_add(1),
+            timestamp: block.header.timestamp,
+        };
+        let dropped = self.mempool.lock().update(&store, &ctx, &committed);
+        if !dropped.is_empty() {
+            let mut log = self.dropped.write();
+            for d in dropped {
+                log.insert(
+                    d.hash,
+                    DroppedTx {
+                        code: d.code,
+                        message: d.message,
+                        height,
+                    },
+                );
+            }
+        }
+        self.parent_validators = self.validators.clone();
+        let (validators, specs) = chain::validators_at(&store, height.saturating_add(1))?;
+        if validators.hash() != self.validators.hash() {
+            info!(
+                height = height.0 + 1,
+                validators = validators.len(),
+                "validator set changes"
+            );
+        }
+        self.validators = validators;
+        self.specs = specs;
+        self.candidates.retain(|_, b| b.header.height > height);
+        self.executed.clear();
+        self.awaiting.clear();
+        self.publish_status();
+        Ok(())
+    }
+
+    async fn on_net(&mut self, event: NetEvent) -> Result<()> {
+        match event {
+            NetEvent::Gossip {
+                topic: Topic::Consensus,
+                from,
+                id,
+                data,
+                ..
+            } => {
+                let verdict = match ConsensusWire::decode_stamped(&data) {
+                    Ok(message) => self.on_consensus(message)?,
+                    Err(error) => {
+                        debug!(%from, %error, "undecodable consensus message");
+                        Verdict::Reject
+                    }
+                };
+                self.p2p.report(id, from, verdict);
+            }
+            NetEvent::Gossip {
+                topic: Topic::Transactions,
+                from,
+                id,
+                data,
+                ..
+            } => {
+                let store = self.store();
+                let ctx = self.check_context();
+                let result = self.mempool.lock().add_raw(&store, &ctx, &[&data]).pop();
+                let verdict = match result {
+                    Some(Ok(_)) => Verdict::Accept,
+                    // Nobody should forward what can never be valid.
+                    Some(Err(error))
+                        if matches!(
+                            error.code(),
+                            Some(
+                                ErrorCode::BadSignature
+                                    | ErrorCode::InvalidPayload
+                                    | ErrorCode::WrongChain
+                            )
+                        ) =>
+                    {
+                        Verdict::Reject
+                    }
+                    _ => Verdict::Ignore,
+                };
+                self.p2p.report(id, from, verdict);
+            }
+            NetEvent::SyncRequest { request, reply, .. } => {
+                let response = self.serve(&request);
+                reply.send(response);
+            }
+            NetEvent::PeerUp(_) | NetEvent::PeerDown(_) => {
+                let peers = self.p2p.peers().await.len();
+                self.status.write().peers = peers;
+            }
+        }
+        Ok(())
+    }
+
+    /// The context the pool checks transactions in: the next block's.
+    fn check_context(&self) -> CheckContext {
+        CheckContext {
+            chain_id: self.chain_id.clone(),
+            height: self.parent.height.saturating_add(1),
+            timestamp: self.parent.timestamp,
+        }
+    }
+
+    fn on_consensus(&mut self, message: ConsensusWire) -> Result<Verdict> {
+        let next = self.parent.height.saturating_add(1);
+        match message {
+            ConsensusWire::Proposal { proposal, block } => {
+                if proposal.verify(&self.chain_id).is_err() {
+                    return Ok(Verdict::Reject);
+                }
+                if proposal.height < next {
+                    return Ok(Verdict::Ignore);
+                }
+                if let Some(block) = block {
+                    if block.hash() != proposal.block_hash
+                        || block.header.proposer != proposal.proposer
+                            && proposal.valid_round.is_none()
+                    {
+                        return Ok(Verdict::Reject);
+                    }
+                    if proposal.height == next
+                        && self.candidates.len() < MAX_CANDIDATES
+                        && !self.candidates.contains_key(&proposal.block_hash)
+                    {
+                        self.wal.append(&WalEntry::Block(block.clone()).encode())?;
+                        self.candidates.insert(proposal.block_hash, block);
+                    }
+                }
+                self.queue.push_back(Input::Proposal {
+                    proposal,
+                    check: SignatureCheck::Verified,
+                });
+                self.revalidate_awaited()?;
+                Ok(Verdict::Accept)
+            }
+            ConsensusWire::Vote(vote) => {
+                if vote.verify(&self.chain_id).is_err() {
+                    return Ok(Verdict::Reject);
+                }
+                if vote.height < next {
+                    return Ok(Verdict::Ignore);
+                }
+                self.queue.push_back(Input::Vote {
+                    vote,
+                    check: SignatureCheck::Verified,
+                });
+                Ok(Verdict::Accept)
+            }
+            ConsensusWire::Evidence(evidence) => {
+                if evidence.verify(&self.chain_id, &self.validators).is_err() {
+                    return Ok(Verdict::Ignore);
+                }
+                self.add_evidence(evidence);
+                Ok(Verdict::Accept)
+            }
+        }
+    }
+
+    /// Blocks whose validation was asked before they arrived are checked now.
+    fn revalidate_awaited(&mut self) -> Result<()> {
+        let arrived: Vec<Hash> = self
+            .awaiting
+            .iter()
+            .filter(|h| self.candidates.contains_key(h))
+            .copied()
+            .collect();
+        for hash in arrived {
+            self.awaiting.remove(&hash);
+            self.validate_now(hash)?;
+        }
+        Ok(())
+    }
+
+    fn validate_now(&mut self, hash: Hash) -> Result<()> {
+        let Some(block) = self.candidates.get(&hash).cloned() else {
+            return Ok(());
+        };
+        let store = self.store();
+        let checking = Checking {
+            chain_id: &self.chain_id,
+            parent: self.parent,
+            validators: &self.validators,
+            parent_validators: &self.parent_validators,
+            now: Some(now()),
+        };
+        let verdict = match chain::check(&store, checking, &block) {
+            Ok(executed) => {
+                self.executed.insert(hash, executed);
+                Validity::Valid
+            }
+            Err(error) if error.is_block_fault() => Validity::Invalid,
+            Err(error) => return Err(error.into()),
+        };
+        self.queue.push_back(Input::Validity {
+            height: block.header.height,
+            block_hash: hash,
+            verdict,
+        });
+        Ok(())
+    }
+
+    fn serve(&self, request: &SyncRequest) -> SyncResponse {
+        let result: Result<SyncResponse> = (|| match *request {
+            SyncRequest::Status => Ok(SyncResponse::Status {
+                height: self.parent.height,
+                hash: self.parent.hash,
+            }),
+            SyncRequest::Blocks { from, to } => {
+                let last =
+                    to.0.min(from.0.saturating_add(SYNC_RANGE - 1))
+                        .min(self.parent.height.0);
+                let mut out = Vec::new();
+                for h in from.0.max(1)..=last {
+                    let (Some(block), Some(certificate)) = (
+                        self.storage.block(Height(h))?,
+                        self.storage.certificate(Height(h))?,
+                    ) else {
+                        break;
+                    };
+                    out.push((block, certificate));
+                }
+                Ok(SyncResponse::Blocks(out))
+            }
+            SyncRequest::BlockByHash(hash) => {
+                if let Some(block) = self.candidates.get(&hash) {
+                    return Ok(SyncResponse::Block(Some(block.clone())));
+                }
+                Ok(SyncResponse::Block(self.storage.block_by_hash(&hash)?))
+            }
+        })();
+        result.unwrap_or_else(|error| SyncResponse::Error(error.to_string()))
+    }
+
+    /// Catches up when peers are ahead: two or more blocks (one is normal while a commit
+    /// is in flight), or one while this height has stalled.
+    async fn sync_if_behind(&mut self, heights: Vec<(PublicKey, Height)>) -> Result<()> {
+        let stalled = self.height_started.elapsed() > STALL;
+        let ahead: Vec<(PublicKey, Height)> = heights
+            .into_iter()
+            .filter(|(_, h)| *h > self.parent.height)
+            .collect();
+        let Some(best) = ahead.iter().map(|(_, h)| *h).max() else {
+            return Ok(());
+        };
+        if best.0 < self.parent.height.0.saturating_add(2) && !stalled {
+            return Ok(());
+        }
+        self.status.write().syncing = true;
+        let result = self.catch_up(&ahead, best).await;
+        self.status.write().syncing = false;
+        result
+    }
+
+    async fn catch_up(&mut self, peers: &[(PublicKey, Height)], best: Height) -> Result<()> {
+        let start = self.parent.height;
+        info!(
+            from = start.0 + 1,
+            to = best.0,
+            "catching up through block sync"
+        );
+        let mut ranges = Vec::new();
+        let mut from = start.0.saturating_add(1);
+        while from <= best.0 {
+            let to = from.saturating_add(SYNC_RANGE - 1).min(best.0);
+            ranges.push((Height(from), Height(to)));
+            from = to.saturating_add(1);
+        }
+        let p2p = self.p2p.clone();
+        let sources: Vec<PublicKey> = peers.iter().map(|(p, _)| *p).collect();
+        let mut responses =
+            futures::stream::iter(ranges.into_iter().enumerate().map(|(i, (from, to))| {
+                let p2p = p2p.clone();
+                let sources = sources.clone();
+                async move {
+                    // Each range from a different peer first, then the others.
+                    for k in 0..sources.len() {
+                        let Some(peer) = sources.get((i + k) % sources.len()) else {
+                            continue;
+                        };
+                        let request = SyncRequest::Blocks { from, to };
+                        if let Ok(Ok(SyncResponse::Blocks(blocks))) = tokio::time::timeout(
+                            Duration::from_secs(10),
+                            p2p.request(*peer, request),
+                        )
+                        .await
+                        {
+                            if !blocks.is_empty() {
+                                return Some(blocks);
+                            }
+                        }
+                    }
+                    None
+                }
+            }))
+            .buffered(SYNC_PARALLEL);
+        let mut applied = 0u64;
+        while let Some(batch) = responses.next().await {
+            let Some(batch) = batch else { break };
+            for (block, certificate) in batch {
+                if block.header.height != self.parent.height.saturating_add(1) {
+                    break;
+                }
+                let hash = block.hash();
+                if let Err(error) = certificate.verify_commit(
+                    &self.chain_id,
+                    &self.validators,
+                    block.header.height,
+                    &hash,
+                ) {
+                    warn!(height = block.header.height.0, %error, "synced block's certificate does not verify");
+                    return self.restart_height(applied).await;
+                }
+                let store = self.store();
+                let checking = Checking {
+                    chain_id: &self.chain_id,
+                    parent: self.parent,
+                    validators: &self.validators,
+                    parent_validators: &self.parent_validators,
+                    now: None,
+                };
+                let executed = match chain::check(&store, checking, &block) {
+                    Ok(executed) => executed,
+                    Err(error) if error.is_block_fault() => {
+                        warn!(height = block.header.height.0, %error, "synced block does not check");
+                        return self.restart_height(applied).await;
+                    }
+                    Err(error) => return Err(error.into()),
+                };
+                self.decided = None;
+                self.apply(&executed, &certificate)?;
+                applied += 1;
+            }
+        }
+        self.restart_height(applied).await
+    }
+
+    async fn restart_height(&mut self, applied: u64) -> Result<()> {
+        if applied > 0 {
+            info!(applied, height = self.parent.height.0, "caught up");
+            self.start_height().await?;
+        }
+        Ok(())
+    }
+}

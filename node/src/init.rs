@@ -1,0 +1,189 @@
+//! `accord init`: a node's home directory — the chain spec, the validator's key files,
+//! the configuration and an empty data directory.
+//!
+//! ```text
+//! HOME/                 mode 0700
+//!   config.toml         the configuration (see `config`)
+//!   spec.json           the chain spec, byte for byte as given
+//!   keys/               mode 0700
+//!     consensus.key     the validator's consensus key (0600)
+//!     p2p.key           its p2p identity (0600)
+//!   data/               RocksDB, the consensus log, the signer state (created by `run`)
+//! ```
+//!
+//! The key files must hold the keys the chain spec names for the validator: a node
+//! started with other keys could neither vote nor be let in by its peers.
+
+use std::fs::{self, DirBuilder};
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use accord_chain_spec::ChainSpec;
+use accord_types::{Keypair, PublicKey};
+use anyhow::{bail, Context, Result};
+
+use crate::config::{Config, CONFIG_FILE};
+use crate::keyfile;
+
+/// Largest chain spec read.
+const MAX_SPEC_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Where `accord init` takes the validator's keys from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A directory laid out as `accord spec build --keys-out` writes it:
+    /// `<name>.key` and `<name>.p2p.key`.
+    Directory(PathBuf),
+    /// Two key files.
+    Files {
+        /// The consensus key file.
+        consensus: PathBuf,
+        /// The p2p key file.
+        p2p: PathBuf,
+    },
+}
+
+/// What `accord init` needs.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// The chain spec file.
+    pub spec: PathBuf,
+    /// The validator's name in the spec.
+    pub validator: String,
+    /// The home directory to create (or fill, when it exists and is empty).
+    pub home: PathBuf,
+    /// The key files.
+    pub keys: KeySource,
+    /// The RPC server's address.
+    pub rpc_listen: SocketAddr,
+    /// The p2p listen address; the spec's address for the validator when `None`.
+    pub p2p_listen: Option<String>,
+}
+
+/// Reads and validates a chain spec file.
+pub fn read_spec(path: &Path) -> Result<(ChainSpec, Vec<u8>)> {
+    let shown = path.display();
+    let meta = fs::metadata(path).with_context(|| format!("cannot read chain spec {shown}"))?;
+    if meta.len() > MAX_SPEC_BYTES {
+        bail!(
+            "chain spec {shown} is {} bytes; a spec is at most {MAX_SPEC_BYTES}",
+            meta.len()
+        );
+    }
+    let bytes = fs::read(path).with_context(|| format!("cannot read chain spec {shown}"))?;
+    let text = std::str::from_utf8(&bytes)
+        .with_context(|| format!("chain spec {shown} is not UTF-8 text"))?;
+    let spec = match ChainSpec::from_json(text) {
+        Ok(spec) => spec,
+        Err(accord_chain_spec::Error::Invalid { problems }) => {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            bail!(
+                "chain spec {shown} is invalid (check it with `accord spec validate {shown}`):\n  {}",
+                list.join("\n  ")
+            );
+        }
+        Err(e) => return Err(e).with_context(|| format!("chain spec {shown}")),
+    };
+    Ok((spec, bytes))
+}
+
+/// Creates the home directory. Returns the configuration written.
+pub fn init(options: &InitOptions) -> Result<Config> {
+    let (spec, spec_bytes) = read_spec(&options.spec)?;
+    let Some(validator) = spec.validator(&options.validator) else {
+        let names: Vec<&str> = spec.validators().iter().map(|v| v.name.as_str()).collect();
+        bail!(
+            "the chain spec has no validator named {:?}; its validators are: {}",
+            options.validator,
+            names.join(", ")
+        );
+    };
+    let (consensus_file, p2p_file) = match &options.keys {
+        KeySource::Directory(dir) => (
+            dir.join(format!("{}.key", validator.name)),
+            dir.join(format!("{}.p2p.key", validator.name)),
+        ),
+        KeySource::Files { consensus, p2p } => (consensus.clone(), p2p.clone()),
+    };
+    let consensus = keyfile::read(&consensus_file)?;
+    let p2p = keyfile::read(&p2p_file)?;
+    expect_key(
+        &consensus,
+        &validator.consensus_key,
+        &consensus_file,
+        "consensus",
+        &validator.name,
+    )?;
+    expect_key(&p2p, &validator.p2p_key, &p2p_file, "p2p", &validator.name)?;
+
+    let home = &options.home;
+    let config_path = home.join(CONFIG_FILE);
+    if config_path.exists() {
+        bail!(
+            "{} already exists; `accord init` never overwrites a node's home: choose another --home",
+            config_path.display()
+        );
+    }
+    private_dir(home)?;
+    private_dir(&home.join("keys"))?;
+    let listen = options
+        .p2p_listen
+        .clone()
+        .unwrap_or_else(|| validator.listen_addr.clone());
+    let config = Config::new(&validator.name, listen, options.rpc_listen);
+    keyfile::write(&home.join(&config.keys.consensus), &consensus)?;
+    keyfile::write(&home.join(&config.keys.p2p), &p2p)?;
+    let spec_path = home.join(&config.chain_spec);
+    fs::write(&spec_path, spec_bytes)
+        .with_context(|| format!("cannot write {}", spec_path.display()))?;
+    private_dir(&home.join(&config.data_dir))?;
+    // The configuration last: its presence marks a complete home.
+    write_synced(&config_path, config.to_toml().as_bytes())?;
+    Ok(config)
+}
+
+fn expect_key(
+    keypair: &Keypair,
+    expected: &PublicKey,
+    file: &Path,
+    purpose: &str,
+    name: &str,
+) -> Result<()> {
+    if keypair.public() != *expected {
+        bail!(
+            "{} holds the key {}, but the chain spec names {expected} as the {purpose} key of {name}",
+            file.display(),
+            keypair.public()
+        );
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and its parents) with mode 0700, or checks an existing one.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    let shown = dir.display();
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create directory {shown}"))?;
+    let mode = fs::metadata(dir)
+        .with_context(|| format!("cannot inspect {shown}"))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        bail!("{shown} has mode {mode:04o}, which lets other users in; run `chmod 700 {shown}`");
+    }
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut file =
+        fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}

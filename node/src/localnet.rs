@@ -1,0 +1,256 @@
+//! `accord localnet`: a local validator network on loopback, one `accord run` process
+//! per validator.
+//!
+//! ```text
+//! HOME/
+//!   localnet.json       the network's shape (validators, regions, ports)
+//!   spec.json           the chain spec
+//!   keys/               every preset key (validators' and accounts')
+//!   nodes/<name>/       each validator's home (see `init`), with node.log
+//! ```
+//!
+//! Running it again on the same home restarts the same network with its data; `--fresh`
+//! starts over. Ctrl-C (SIGINT) or SIGTERM stops every node gracefully.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use accord_chain_spec::localnet;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::init::{init, private_dir, InitOptions, KeySource};
+
+/// The shape of a local network, recorded in its home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shape {
+    /// Validators.
+    pub validators: usize,
+    /// Regions.
+    pub regions: usize,
+    /// First p2p port.
+    pub base_port: u16,
+    /// First RPC port.
+    pub rpc_port: u16,
+}
+
+/// One validator of the network.
+#[derive(Debug, Clone)]
+pub struct LocalNode {
+    /// Its name.
+    pub name: String,
+    /// Its region.
+    pub region: String,
+    /// Its home directory.
+    pub home: PathBuf,
+    /// Its RPC URL.
+    pub rpc: String,
+}
+
+/// Writes the network's spec, keys and node homes into `home` (or checks the ones
+/// there), and returns its nodes.
+pub fn prepare(home: &Path, shape: Shape, fresh: bool) -> Result<Vec<LocalNode>> {
+    let marker = home.join("localnet.json");
+    if fresh && home.exists() {
+        if !marker.exists() {
+            bail!(
+                "{} exists and is not a local network's home; refusing to delete it",
+                home.display()
+            );
+        }
+        fs::remove_dir_all(home).with_context(|| format!("cannot remove {}", home.display()))?;
+    }
+    let net = localnet(shape.validators, shape.regions, shape.base_port)?;
+    if marker.exists() {
+        let text = fs::read_to_string(&marker)
+            .with_context(|| format!("cannot read {}", marker.display()))?;
+        let existing: Shape = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a localnet description", marker.display()))?;
+        if existing != shape {
+            bail!(
+                "{} holds a network of {} validators in {} regions (ports {}/{}); pass the same options, or --fresh to start over",
+                home.display(),
+                existing.validators,
+                existing.regions,
+                existing.base_port,
+                existing.rpc_port
+            );
+        }
+    } else {
+        if home.exists() && fs::read_dir(home)?.next().is_some() {
+            bail!(
+                "{} is not empty and holds no local network; choose another --home",
+                home.display()
+            );
+        }
+        private_dir(home)?;
+        let spec_path = home.join("spec.json");
+        let mut json = net.spec.to_json_pretty();
+        json.push('\n');
+        fs::write(&spec_path, json)
+            .with_context(|| format!("cannot write {}", spec_path.display()))?;
+        let keys = home.join("keys");
+        crate::cli::write_keys(&keys, &net.keys)?;
+        for (i, v) in net.spec.validators().iter().enumerate() {
+            let rpc_port = rpc_port(shape, i)?;
+            init(&InitOptions {
+                spec: spec_path.clone(),
+                validator: v.name.clone(),
+                home: home.join("nodes").join(&v.name),
+                keys: KeySource::Directory(keys.clone()),
+                rpc_listen: ([127, 0, 0, 1], rpc_port).into(),
+                p2p_listen: None,
+            })?;
+        }
+        fs::write(&marker, serde_json::to_string_pretty(&shape)?)
+            .with_context(|| format!("cannot write {}", marker.display()))?;
+    }
+    net.spec
+        .validators()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            Ok(LocalNode {
+                name: v.name.clone(),
+                region: v.region.as_str().to_owned(),
+                home: home.join("nodes").join(&v.name),
+                rpc: format!("http://127.0.0.1:{}", rpc_port(shape, i)?),
+            })
+        })
+        .collect()
+}
+
+fn rpc_port(shape: Shape, index: usize) -> Result<u16> {
+    u16::try_from(index)
+        .ok()
+        .and_then(|i| shape.rpc_port.checked_add(i))
+        .with_context(|| format!("RPC port {} + {index} is out of range", shape.rpc_port))
+}
+
+/// Starts every node as a child process and waits for a signal (or a node's exit), then
+/// stops them all.
+pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
+    let nodes = prepare(home, shape, fresh)?;
+    let exe = std::env::current_exe().context("cannot find the accord executable")?;
+    let mut children: Vec<(LocalNode, Child)> = Vec::new();
+    for node in &nodes {
+        let log_path = node.home.join("node.log");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("cannot open {}", log_path.display()))?;
+        let child = Command::new(&exe)
+            .arg("run")
+            .arg("--home")
+            .arg(&node.home)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", node.name))?;
+        children.push((node.clone(), child));
+    }
+    println!(
+        "local network: {} validators in {} regions, home {}",
+        shape.validators,
+        shape.regions,
+        home.display()
+    );
+    for node in &nodes {
+        println!(
+            "  {:<8} {:<4} rpc {}  log {}",
+            node.name,
+            node.region,
+            node.rpc,
+            node.home.join("node.log").display()
+        );
+    }
+    println!("press Ctrl-C to stop every node");
+
+    let stop = signal_flag()?;
+    let exited = loop {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break None;
+        }
+        if let Some(name) = children
+            .iter_mut()
+            .find_map(|(node, child)| match child.try_wait() {
+                Ok(Some(status)) => Some(format!("{} exited ({status})", node.name)),
+                _ => None,
+            })
+        {
+            // Ctrl-C in a terminal reaches the nodes too: an exit right after it is a stop.
+            std::thread::sleep(Duration::from_millis(500));
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                break None;
+            }
+            break Some(name);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    stop_all(&mut children);
+    match exited {
+        Some(what) => bail!("{what}; stopped the others. See its node.log"),
+        None => {
+            println!("stopped");
+            Ok(())
+        }
+    }
+}
+
+/// Asks every child to stop (SIGTERM), then kills those still running after 15 s.
+fn stop_all(children: &mut [(LocalNode, Child)]) {
+    for (_, child) in children.iter() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for (node, child) in children.iter_mut() {
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() >= deadline => {
+                    eprintln!("{} did not stop in time; killing it", node.name);
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+}
+
+/// A flag raised by SIGINT or SIGTERM.
+fn signal_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let raised = std::sync::Arc::clone(&flag);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal listener")?;
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            } else {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+            raised.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+    });
+    Ok(flag)
+}

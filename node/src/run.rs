@@ -1,0 +1,242 @@
+//! `accord run`: opens (or creates) the node's database, checks that its parts agree,
+//! and runs the network, the RPC server and the consensus driver until SIGINT or
+//! SIGTERM. Shutdown lets the driver finish what it is doing (a block being committed
+//! is committed), then stops the RPC server and the network.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use accord_chain_spec::ChainSpec;
+use accord_runtime::Genesis;
+use anyhow::{bail, Context, Result};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::config::{Config, LogFormat, Overrides};
+use crate::driver::{self, DriverParts, DroppedLog, NodeStatus};
+use crate::init::{private_dir, read_spec};
+use crate::keyfile;
+use crate::mempool::Mempool;
+use crate::p2p::{self, P2pConfig};
+use crate::rpc::{self, RpcContext, RpcLimits};
+use crate::signer::SignerGuard;
+use crate::storage::Storage;
+use crate::wal::Wal;
+
+/// Sets up logging as configured. Safe to call once per process.
+pub fn init_logging(format: LogFormat, filter: &str) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .with_context(|| format!("invalid log filter {filter:?}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+/// The files of a node's data directory.
+pub struct DataPaths {
+    /// The RocksDB database.
+    pub db: PathBuf,
+    /// The consensus log.
+    pub wal: PathBuf,
+    /// The signer guard's record.
+    pub signer: PathBuf,
+}
+
+impl DataPaths {
+    /// The paths under `data_dir`.
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            db: data_dir.join("db"),
+            wal: data_dir.join("consensus.wal"),
+            signer: data_dir.join("signer-state.json"),
+        }
+    }
+}
+
+/// Opens the database, writing the genesis state into a new one, and checks that it
+/// belongs to this chain and that its head, certificates and state agree.
+pub fn open_storage(path: &Path, spec: &ChainSpec) -> Result<Storage> {
+    let storage = Storage::open(path)?;
+    if storage.head()?.is_none() {
+        let genesis = Genesis::from_spec(spec);
+        let commit = genesis
+            .build(&storage.state_store())
+            .context("cannot build the genesis state")?;
+        storage.init_genesis(
+            spec.chain_id(),
+            spec.genesis_hash(),
+            &commit.batch,
+            commit.root,
+        )?;
+        info!(genesis = %spec.genesis_hash(), "initialised the database with the genesis state");
+    }
+    storage.check_chain(spec.chain_id(), spec.genesis_hash())?;
+    let head = storage.check_consistency()?;
+    info!(height = head.height.0, hash = %head.hash, "database consistent");
+    Ok(storage)
+}
+
+/// Runs the node in `home` until a shutdown signal.
+pub fn run(home: &Path, overrides: &Overrides) -> Result<()> {
+    let config = Config::load(home, overrides)?;
+    init_logging(config.log.format, &config.log.filter)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("accord")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_async(config))
+}
+
+async fn run_async(config: Config) -> Result<()> {
+    let (spec, _) = read_spec(&config.chain_spec)?;
+    let Some(me) = spec.validator(&config.validator) else {
+        bail!(
+            "configuration names validator {:?}, which is not in the chain spec {}",
+            config.validator,
+            config.chain_spec.display()
+        );
+    };
+    let consensus_key = keyfile::read(&config.keys.consensus)?;
+    let p2p_key = keyfile::read(&config.keys.p2p)?;
+    if consensus_key.public() != me.consensus_key {
+        bail!(
+            "{} holds {}, but the chain spec names {} as the consensus key of {}",
+            config.keys.consensus.display(),
+            consensus_key.public(),
+            me.consensus_key,
+            me.name
+        );
+    }
+    if p2p_key.public() != me.p2p_key {
+        bail!(
+            "{} holds {}, but the chain spec names {} as the p2p key of {}",
+            config.keys.p2p.display(),
+            p2p_key.public(),
+            me.p2p_key,
+            me.name
+        );
+    }
+    private_dir(&config.data_dir)?;
+    let paths = DataPaths::new(&config.data_dir);
+    let storage = Arc::new(open_storage(&paths.db, &spec)?);
+    let (wal, recovered) = Wal::open(&paths.wal)?;
+    if recovered.torn_bytes > 0 {
+        warn!(
+            bytes = recovered.torn_bytes,
+            "dropped a torn record at the end of the consensus log"
+        );
+    }
+    let signer = SignerGuard::open(&paths.signer)?;
+
+    let listen = config
+        .p2p
+        .listen
+        .parse()
+        .with_context(|| format!("p2p.listen {:?} is not a multiaddr", config.p2p.listen))?;
+    let mut p2p_config = P2pConfig::from_chain_spec(&spec, p2p_key, listen)?;
+    p2p_config.max_connections = config.p2p.max_connections;
+    // A proposal travels with its block: the gossip cap must hold the largest block.
+    let block_cap = usize::try_from(spec.consensus().max_block_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
+    p2p_config.max_message_bytes = config.p2p.max_message_bytes.max(block_cap);
+    p2p_config.max_response_bytes = p2p_config
+        .max_response_bytes
+        .max(block_cap.saturating_mul(2));
+    let (p2p, net_events) = p2p::spawn(p2p_config)?;
+
+    let mempool = Arc::new(Mutex::new(
+        Mempool::new(config.mempool.clone()).context("configuration [mempool]")?,
+    ));
+    let head = storage.head()?.context("the database has no head")?;
+    let timestamp = match storage.header(head.height)? {
+        Some(header) => header.timestamp,
+        None => spec.genesis_time(),
+    };
+    let status = Arc::new(RwLock::new(NodeStatus {
+        chain_id: spec.chain_id().clone(),
+        height: head.height,
+        hash: head.hash,
+        timestamp,
+        syncing: false,
+        peers: 0,
+        round: accord_types::Round(0),
+        validator: consensus_key.public(),
+    }));
+    let dropped = Arc::new(RwLock::new(DroppedLog::default()));
+    let (rpc_handle, rpc_addr) = rpc::start(
+        config.rpc.listen,
+        RpcLimits {
+            max_request_bytes: config.rpc.max_request_bytes,
+            max_connections: config.rpc.max_connections,
+        },
+        RpcContext {
+            chain_id: spec.chain_id().clone(),
+            storage: Arc::clone(&storage),
+            mempool: Arc::clone(&mempool),
+            p2p: p2p.clone(),
+            status: Arc::clone(&status),
+            dropped: Arc::clone(&dropped),
+        },
+    )
+    .await?;
+    info!(
+        validator = %me.name,
+        region = me.region.as_str(),
+        rpc = %format!("http://{rpc_addr}"),
+        p2p = %config.p2p.listen,
+        "node started"
+    );
+
+    let (stop, shutdown) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        info!("shutting down");
+        let _ = stop.send(true);
+    });
+    let result = driver::run(DriverParts {
+        chain_id: spec.chain_id().clone(),
+        params: spec.consensus().clone(),
+        keypair: consensus_key,
+        storage,
+        wal,
+        recovered: recovered.records,
+        signer,
+        p2p: p2p.clone(),
+        net_events,
+        mempool,
+        status,
+        dropped,
+        shutdown,
+    })
+    .await;
+    let _ = rpc_handle.stop();
+    p2p.shutdown().await;
+    rpc_handle.stopped().await;
+    result
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! A local network of real `accord run` processes for the multi-process tests.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use accord_node::client::Client;
+use accord_node::localnet::{prepare, LocalNode, Shape};
+use jsonrpsee::rpc_params;
+use serde_json::Value;
+
+/// Ports are handed out in blocks per network, from a range chosen by process id, so
+/// concurrently running test binaries do not collide.
+fn next_ports(count: u16) -> (u16, u16) {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let block = NEXT.fetch_add(1, Ordering::SeqCst);
+    let base = 20_000 + (std::process::id() % 150) as u16 * 200 + block * 20;
+    assert!(count <= 10);
+    (base, base + 10)
+}
+
+/// One validator process.
+pub struct NodeProc {
+    pub node: LocalNode,
+    child: Option<Child>,
+}
+
+/// A running local network.
+pub struct Net {
+    _dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub nodes: Vec<NodeProc>,
+}
+
+impl Net {
+    /// Writes a network of `validators` in `regions`; starts nothing.
+    pub fn new(validators: usize, regions: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("net");
+        let (base_port, rpc_port) = next_ports(validators as u16);
+        let shape = Shape {
+            validators,
+            regions,
+            base_port,
+            rpc_port,
+        };
+        let nodes = prepare(&home, shape, false)
+            .unwrap()
+            .into_iter()
+            .map(|node| NodeProc { node, child: None })
+            .collect();
+        Self {
+            _dir: dir,
+            home,
+            nodes,
+        }
+    }
+
+    /// A key file of the network (accounts: `author`, `eu-voter-1`, …).
+    pub fn key(&self, name: &str) -> PathBuf {
+        self.home.join("keys").join(format!("{name}.key"))
+    }
+
+    /// Starts node `i`.
+    pub fn start(&mut self, i: usize) {
+        let proc = &mut self.nodes[i];
+        assert!(proc.child.is_none(), "{} already runs", proc.node.name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(proc.node.home.join("node.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_accord"))
+            .args(["run", "--home"])
+            .arg(&proc.node.home)
+            .env("ACCORD_LOG_FILTER", "info,accord_node=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        proc.child = Some(child);
+    }
+
+    /// Starts every node.
+    pub fn start_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.start(i);
+        }
+    }
+
+    /// `kill -9` of node `i`.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM to node `i`, then waits for it to exit; returns its exit status.
+    pub fn stop(&mut self, i: usize) -> std::process::ExitStatus {
+        let mut child = self.nodes[i].child.take().expect("node runs");
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!(
+                    "{} did not stop within 20 s of SIGTERM",
+                    self.nodes[i].node.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// An RPC client of node `i`.
+    pub fn client(&self, i: usize) -> Client {
+        Client::new(&self.nodes[i].node.rpc).unwrap()
+    }
+
+    /// Node `i`'s log so far.
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.nodes[i].node.home.join("node.log")).unwrap_or_default()
+    }
+
+    /// Node `i`'s committed height, if it answers.
+    pub async fn height(&self, i: usize) -> Option<u64> {
+        let status = self.client(i).status().await.ok()?;
+        status.get("height").and_then(Value::as_u64)
+    }
+
+    /// Waits until node `i` reports at least `height`; panics with its log after `limit`.
+    pub async fn wait_height(&self, i: usize, height: u64, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.height(i).await.is_some_and(|h| h >= height) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{} did not reach height {height} within {limit:?} (at {:?}); log tail:\n{}",
+                    self.nodes[i].node.name,
+                    self.height(i).await,
+                    tail(&self.log(i), 40)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The block at `height` from node `i`: (hash, state root).
+    pub async fn block(&self, i: usize, height: u64) -> (String, String) {
+        let answer = self
+            .client(i)
+            .call("chain_getBlock", rpc_params![height])
+            .await
+            .unwrap();
+        let hash = answer["hash"].as_str().unwrap().to_owned();
+        let root = answer["block"]["header"]["state_root"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (hash, root)
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for proc in &mut self.nodes {
+            if let Some(mut child) = proc.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// The last `lines` lines of a text.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,211 @@
+//! Multi-process tests: real `accord run` processes, RocksDB on disk, libp2p over
+//! loopback. They run one at a time (nextest group `multi-process`).
+
+use std::time::Duration;
+
+use jsonrpsee::rpc_params;
+
+use crate::net::Net;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_validators_in_two_regions_finalize_the_same_chain() {
+    let mut net = Net::new(4, 2);
+    net.start_all();
+    for i in 0..4 {
+        net.wait_height(i, 50, Duration::from_secs(240)).await;
+    }
+    for height in 1..=50 {
+        let first = net.block(0, height).await;
+        for i in 1..4 {
+            assert_eq!(
+                net.block(i, height).await,
+                first,
+                "node {i} at height {height}"
+            );
+        }
+    }
+    // A graceful stop exits cleanly.
+    for i in 0..4 {
+        assert!(
+            net.stop(i).success(),
+            "node {i}:\n{}",
+            crate::net::tail(&net.log(i), 30)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_region_proposal_is_approved_by_votes_through_every_node() {
+    let mut net = Net::new(4, 2);
+    net.start_all();
+    net.wait_height(0, 2, Duration::from_secs(120)).await;
+    // The example draft of the README, through the real command line (which fills in
+    // the payload digest the example leaves out).
+    let draft = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/examples/draft-documentation.json"
+    );
+    let out = crate::accord()
+        .args(["tx", "propose", "--draft", draft, "--key"])
+        .arg(net.key("author"))
+        .args(["--rpc", &net.nodes[0].node.rpc, "--wait"])
+        .output()
+        .unwrap();
+    let printed = crate::stdout(&out);
+    assert!(out.status.success(), "{printed}{}", crate::stderr(&out));
+    assert!(printed.contains("finalized at height"), "{printed}");
+    assert!(printed.contains("\"result\":\"success\""), "{printed}");
+    // Votes through the other nodes, each voter through a different one.
+    for (i, (voter, region)) in [
+        ("eu-voter-1", "eu"),
+        ("eu-voter-2", "eu"),
+        ("us-voter-1", "us"),
+        ("us-voter-2", "us"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rpc = net.nodes[1 + i % 3].node.rpc.clone();
+        let vote = accord_node::client::TxAction::Vote {
+            proposal: 1,
+            region: region.into(),
+            choice: accord_types::governance::VoteChoice::Yes,
+        };
+        assert!(
+            accord_node::client::send(&rpc, &net.key(voter), &vote, true)
+                .await
+                .unwrap()
+        );
+    }
+    // Every node reports the same status once voting has closed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let mut statuses = Vec::new();
+        for i in 0..4 {
+            let view = net
+                .client(i)
+                .call("gov_getProposal", rpc_params![1])
+                .await
+                .unwrap();
+            statuses.push(
+                view["state"]["status"]["status"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_owned(),
+            );
+        }
+        let first = statuses[0].clone();
+        if first != "voting" && statuses.iter().all(|s| *s == first) {
+            // Approved, then queued for execution once the (zero) enactment delay passes.
+            assert!(
+                ["approved", "queued", "executing"].contains(&first.as_str()),
+                "{statuses:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "statuses did not settle: {statuses:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Submits `count` proposals through `rpc`, one after another, without waiting.
+async fn load(
+    rpc: String,
+    key: std::path::PathBuf,
+    draft: std::path::PathBuf,
+    count: usize,
+) -> usize {
+    let mut accepted = 0;
+    for _ in 0..count {
+        let propose = accord_node::client::TxAction::Propose {
+            draft: draft.clone(),
+        };
+        if accord_node::client::send(&rpc, &key, &propose, false)
+            .await
+            .unwrap_or(false)
+        {
+            accepted += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    accepted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_killed_under_load_restarts_and_catches_up_without_double_signing() {
+    let mut net = Net::new(4, 2);
+    net.start_all();
+    net.wait_height(0, 3, Duration::from_secs(120)).await;
+    let draft = net.home.join("draft.json");
+    let body = accord_runtime::test_utils::documentation("ops/load.md");
+    let proposal = accord_runtime::test_utils::draft(&["eu", "us"], body);
+    std::fs::write(&draft, serde_json::to_string_pretty(&proposal).unwrap()).unwrap();
+    let load = tokio::spawn(load(
+        net.nodes[0].node.rpc.clone(),
+        net.key("author"),
+        draft,
+        40,
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    net.kill(3);
+    // The other three keep finalizing.
+    let at_kill = net.height(0).await.unwrap();
+    for i in 0..3 {
+        net.wait_height(i, at_kill + 15, Duration::from_secs(120))
+            .await;
+    }
+    assert!(load.await.unwrap() > 0, "no transaction was accepted");
+    // The killed node restarts, catches up and follows.
+    net.start(3);
+    let target = net.height(0).await.unwrap() + 5;
+    net.wait_height(3, target, Duration::from_secs(120)).await;
+    for height in [at_kill, at_kill + 10, target] {
+        assert_eq!(
+            net.block(3, height).await,
+            net.block(0, height).await,
+            "height {height}"
+        );
+    }
+    // Nobody saw two different votes from one validator.
+    for i in 0..4 {
+        assert!(
+            !net.log(i).contains("equivocation"),
+            "node {i} saw an equivocation:\n{}",
+            crate::net::tail(&net.log(i), 40)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_of_four_stopped_the_chain_halts_and_resumes_after_restart() {
+    let mut net = Net::new(4, 2);
+    net.start_all();
+    net.wait_height(0, 3, Duration::from_secs(120)).await;
+    assert!(net.stop(2).success());
+    assert!(net.stop(3).success());
+    // Let the survivors finish what was in flight, then they must stand still.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let halted = net.height(0).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(net.height(0).await.unwrap(), halted, "no quorum, no blocks");
+    assert_eq!(net.height(1).await.unwrap(), halted);
+    net.start(2);
+    net.start(3);
+    for i in 0..4 {
+        net.wait_height(i, halted + 5, Duration::from_secs(120))
+            .await;
+    }
+    for height in 1..=halted + 5 {
+        let first = net.block(0, height).await;
+        for i in 1..4 {
+            assert_eq!(
+                net.block(i, height).await,
+                first,
+                "node {i} at height {height}"
+            );
+        }
+    }
+}
