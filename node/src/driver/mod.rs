@@ -680,25 +680,7 @@ impl Driver {
         let verdict = if self.executed.contains_key(&hash) {
             Validity::Valid
         } else if let Some(block) = self.candidates.get(&hash).cloned() {
-            let store = self.store();
-            let checking = Checking {
-                chain_id: &self.chain_id,
-                parent: self.parent,
-                validators: &self.validators,
-                parent_validators: &self.parent_validators,
-                now: Some(now()),
-            };
-            match chain::check(&store, checking, &block) {
-                Ok(executed) => {
-                    self.executed.insert(hash, executed);
-                    Validity::Valid
-                }
-                Err(error) if error.is_block_fault() => {
-                    warn!(block = %hash, %error, "invalid block proposed");
-                    Validity::Invalid
-                }
-                Err(error) => return Err(error.into()),
-            }
+            self.verdict(hash, &block)?
         } else {
             if self.awaiting.insert(hash) {
                 self.fetch(hash).await;
@@ -787,15 +769,7 @@ impl Driver {
                     }
                     return Ok(());
                 };
-                let store = self.store();
-                let checking = Checking {
-                    chain_id: &self.chain_id,
-                    parent: self.parent,
-                    validators: &self.validators,
-                    parent_validators: &self.parent_validators,
-                    now: None,
-                };
-                chain::check(&store, checking, &block).with_context(|| {
+                self.check_block(&block, None).with_context(|| {
                     format!(
                         "block {} was decided by a quorum but does not execute here",
                         decision.block_hash
@@ -1017,28 +991,45 @@ impl Driver {
         let Some(block) = self.candidates.get(&hash).cloned() else {
             return Ok(());
         };
-        let store = self.store();
-        let checking = Checking {
-            chain_id: &self.chain_id,
-            parent: self.parent,
-            validators: &self.validators,
-            parent_validators: &self.parent_validators,
-            now: Some(now()),
-        };
-        let verdict = match chain::check(&store, checking, &block) {
-            Ok(executed) => {
-                self.executed.insert(hash, executed);
-                Validity::Valid
-            }
-            Err(error) if error.is_block_fault() => Validity::Invalid,
-            Err(error) => return Err(error.into()),
-        };
+        let verdict = self.verdict(hash, &block)?;
         self.queue.push_back(Input::Validity {
             height: block.header.height,
             block_hash: hash,
             verdict,
         });
         Ok(())
+    }
+
+    /// Checks and executes a candidate block of the current height (keeping the
+    /// execution for the commit); a fault of this node's state is an error.
+    fn verdict(&mut self, hash: Hash, block: &Block) -> Result<Validity> {
+        match self.check_block(block, Some(now())) {
+            Ok(executed) => {
+                self.executed.insert(hash, executed);
+                Ok(Validity::Valid)
+            }
+            Err(error) if error.is_block_fault() => {
+                warn!(block = %hash, %error, "invalid block proposed");
+                Ok(Validity::Invalid)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Checks a block extending the last committed one, and executes it on its state.
+    fn check_block(
+        &self,
+        block: &Block,
+        now: Option<Timestamp>,
+    ) -> Result<Executed, chain::BlockError> {
+        let checking = Checking {
+            chain_id: &self.chain_id,
+            parent: self.parent,
+            validators: &self.validators,
+            parent_validators: &self.parent_validators,
+            now,
+        };
+        chain::check(&self.store(), checking, block)
     }
 
     fn serve(&self, request: &SyncRequest) -> SyncResponse {
@@ -1152,15 +1143,7 @@ impl Driver {
                     warn!(height = block.header.height.0, %error, "synced block's certificate does not verify");
                     return self.restart_height(applied).await;
                 }
-                let store = self.store();
-                let checking = Checking {
-                    chain_id: &self.chain_id,
-                    parent: self.parent,
-                    validators: &self.validators,
-                    parent_validators: &self.parent_validators,
-                    now: None,
-                };
-                let executed = match chain::check(&store, checking, &block) {
+                let executed = match self.check_block(&block, None) {
                     Ok(executed) => executed,
                     Err(error) if error.is_block_fault() => {
                         warn!(height = block.header.height.0, %error, "synced block does not check");
