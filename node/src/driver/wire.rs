@@ -27,16 +27,6 @@ impl ConsensusWire {
     /// Largest encoded message: a block plus a proposal.
     pub const MAX_BYTES: usize = MAX_BLOCK_BYTES + 4096;
 
-    /// The borsh encoding.
-    pub fn encode(&self) -> Vec<u8> {
-        codec::encode(self)
-    }
-
-    /// Decodes one message strictly.
-    pub fn decode(bytes: &[u8]) -> Result<Self, accord_types::Error> {
-        codec::decode("consensus message", bytes, Self::MAX_BYTES)
-    }
-
     /// The gossip encoding: the message behind a sender's stamp. Gossip drops bytes it
     /// has seen recently, and the engine re-sends its messages unchanged when a round
     /// makes no progress (to reach peers that were away when they first went out); the
