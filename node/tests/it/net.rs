@@ -10,14 +10,63 @@ use accord_node::localnet::{prepare, LocalNode, Shape};
 use jsonrpsee::rpc_params;
 use serde_json::Value;
 
-/// Ports are handed out in blocks per network, from a range chosen by process id, so
-/// concurrently running test binaries do not collide.
-fn next_ports(count: u16) -> (u16, u16) {
+/// Ports of the test networks come from below the kernel's ephemeral range (32768 and
+/// up on Linux), so that no outgoing connection of another test takes a node's port while
+/// it is down. A block of 20 ports is claimed across processes by creating a lock file
+/// for it, and is used only if every port in it can be bound right now.
+const PORT_FIRST: u16 = 10_000;
+const PORT_BLOCKS: u16 = 1_100;
+const PORT_BLOCK: u16 = 20;
+
+/// A claimed block of ports; the claim is released on drop.
+struct PortBlock {
+    base: u16,
+    lock: PathBuf,
+}
+
+impl Drop for PortBlock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.lock);
+    }
+}
+
+fn claim_ports() -> PortBlock {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let block = NEXT.fetch_add(1, Ordering::SeqCst);
-    let base = 20_000 + (std::process::id() % 150) as u16 * 200 + block * 20;
-    assert!(count <= 10);
-    (base, base + 10)
+    let dir = std::env::temp_dir().join("accord-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let start = (std::process::id() ^ nanos) as u16 % PORT_BLOCKS;
+    for attempt in 0..PORT_BLOCKS {
+        let offset = NEXT.fetch_add(1, Ordering::SeqCst);
+        let block = (start + attempt + offset) % PORT_BLOCKS;
+        let base = PORT_FIRST + block * PORT_BLOCK;
+        let lock = dir.join(base.to_string());
+        // A claim older than an hour is left over from a killed test run.
+        let stale = std::fs::metadata(&lock)
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|at| at.elapsed().unwrap_or_default() > Duration::from_secs(3600));
+        if stale {
+            let _ = std::fs::remove_file(&lock);
+        }
+        if std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+            .is_err()
+        {
+            continue;
+        }
+        let claimed = PortBlock { base, lock };
+        let free = (base..base + PORT_BLOCK)
+            .all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+        if free {
+            return claimed;
+        }
+    }
+    panic!("no free block of {PORT_BLOCK} ports from {PORT_FIRST}");
 }
 
 /// One validator process.
@@ -28,6 +77,7 @@ pub struct NodeProc {
 
 /// A running local network.
 pub struct Net {
+    _ports: PortBlock,
     _dir: tempfile::TempDir,
     pub home: PathBuf,
     pub nodes: Vec<NodeProc>,
@@ -38,12 +88,13 @@ impl Net {
     pub fn new(validators: usize, regions: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("net");
-        let (base_port, rpc_port) = next_ports(validators as u16);
+        assert!(validators <= usize::from(PORT_BLOCK / 2));
+        let ports = claim_ports();
         let shape = Shape {
             validators,
             regions,
-            base_port,
-            rpc_port,
+            base_port: ports.base,
+            rpc_port: ports.base + PORT_BLOCK / 2,
         };
         let nodes = prepare(&home, shape, false)
             .unwrap()
@@ -51,6 +102,7 @@ impl Net {
             .map(|node| NodeProc { node, child: None })
             .collect();
         Self {
+            _ports: ports,
             _dir: dir,
             home,
             nodes,
