@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod driver;
+pub mod fault;
 pub mod init;
 pub mod keyfile;
 pub mod localnet;

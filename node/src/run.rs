@@ -30,6 +30,9 @@ pub fn init_logging(format: LogFormat, filter: &str) -> Result<()> {
         .with_context(|| format!("invalid log filter {filter:?}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only on a terminal: a log redirected to a file or a collector stays
+        // plain text that tools can search.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Text => builder.try_init(),
@@ -86,6 +89,7 @@ pub fn open_storage(path: &Path, spec: &ChainSpec) -> Result<Storage> {
 pub fn run(home: &Path, overrides: &Overrides) -> Result<()> {
     let config = Config::load(home, overrides)?;
     init_logging(config.log.format, &config.log.filter)?;
+    crate::fault::check()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("accord")

@@ -52,6 +52,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::chain::{self, Checking, Executed, Parent, Proposing};
+use crate::fault;
 use crate::mempool::Mempool;
 use crate::p2p::{NetEvent, P2pHandle, SyncRequest, SyncResponse, Topic, Verdict};
 use crate::signer::{Approval, SignerGuard, Step};
@@ -438,6 +439,7 @@ impl Driver {
             history: self.history.iter().cloned().collect(),
         };
         self.wal.reset(&WalEntry::Input(input.clone()).encode())?;
+        fault::crash_point("after-log-reset");
         self.height_started = Instant::now();
         self.process(input).await
     }
@@ -469,6 +471,10 @@ impl Driver {
         };
         for output in outputs {
             self.on_output(output).await?;
+        }
+        let round = self.engine.state().map_or(Round(0), |s| s.round);
+        if self.status.read().round != round {
+            self.status.write().round = round;
         }
         Ok(())
     }
@@ -790,8 +796,10 @@ impl Driver {
     /// Writes a committed block and moves every piece of state past it.
     fn apply(&mut self, executed: &Executed, certificate: &CommitCertificate) -> Result<()> {
         let block = &executed.block;
+        fault::crash_point("before-commit");
         self.storage
             .commit_block(block, certificate, &executed.outcome)?;
+        fault::crash_point("after-commit");
         let height = block.header.height;
         info!(
             height = height.0,

@@ -116,6 +116,11 @@ impl Net {
 
     /// Starts node `i`.
     pub fn start(&mut self, i: usize) {
+        self.start_with(i, &[]);
+    }
+
+    /// Starts node `i` with extra environment variables.
+    pub fn start_with(&mut self, i: usize, env: &[(&str, &str)]) {
         let proc = &mut self.nodes[i];
         assert!(proc.child.is_none(), "{} already runs", proc.node.name);
         let log = std::fs::OpenOptions::new()
@@ -127,6 +132,7 @@ impl Net {
             .args(["run", "--home"])
             .arg(&proc.node.home)
             .env("ACCORD_LOG_FILTER", "info,accord_node=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -148,6 +154,33 @@ impl Net {
             child.kill().unwrap();
             child.wait().unwrap();
         }
+    }
+
+    /// Waits for node `i` to exit by itself; returns its exit status, or panics with its
+    /// log after `limit`.
+    pub fn wait_exit(&mut self, i: usize, limit: Duration) -> std::process::ExitStatus {
+        let mut child = self.nodes[i].child.take().expect("node runs");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{} still runs after {limit:?}; log tail:\n{}",
+                    self.nodes[i].node.name,
+                    tail(&self.log(i), 40)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Node `i`'s consensus log file.
+    pub fn wal(&self, i: usize) -> PathBuf {
+        self.nodes[i].node.home.join("data").join("consensus.wal")
     }
 
     /// SIGTERM to node `i`, then waits for it to exit; returns its exit status.

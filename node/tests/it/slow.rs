@@ -112,7 +112,7 @@ async fn a_cross_region_proposal_is_approved_by_votes_through_every_node() {
 }
 
 /// Submits `count` proposals through `rpc`, one after another, without waiting.
-async fn load(
+pub(crate) async fn load(
     rpc: String,
     key: std::path::PathBuf,
     draft: std::path::PathBuf,
