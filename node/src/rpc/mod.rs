@@ -13,6 +13,8 @@
 //! Malformed parameters get error -32602 with what was expected; a transaction the
 //! node refuses gets [`TX_REFUSED`] with the reason and, in `data`, the error code a
 //! client can act on. Request bodies and connections are capped (configuration `rpc`).
+//! Each answer built from several state keys reads them from one RocksDB snapshot, so
+//! it shows one committed block's state even while the next one commits.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -193,7 +195,7 @@ pub fn module(context: RpcContext) -> anyhow::Result<RpcModule<RpcContext>> {
         let text: String = one(&params, "a public key")?;
         let key =
             PublicKey::from_hex(&text).map_err(|e| invalid(format!("not a public key ({e})")))?;
-        let store = ctx.storage.state_store();
+        let store = ctx.storage.state_snapshot();
         let account = Query::new(&store).account(&key).map_err(node_error)?;
         let pending = ctx
             .mempool
@@ -208,7 +210,7 @@ pub fn module(context: RpcContext) -> anyhow::Result<RpcModule<RpcContext>> {
     })?;
     module.register_blocking_method("gov_getProposal", |params, ctx: Ctx, _| {
         let id: u64 = one(&params, "a proposal id")?;
-        let store = ctx.storage.state_store();
+        let store = ctx.storage.state_snapshot();
         let view = Query::new(&store)
             .proposal(ProposalId(id))
             .map_err(node_error)?;

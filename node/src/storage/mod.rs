@@ -64,7 +64,7 @@ mod tests;
 
 pub use error::{ChainIdentity, Result, StorageError};
 pub use keys::COLUMN_FAMILIES;
-pub use state::{recompute_root, RocksState};
+pub use state::{recompute_root, RocksState, StateSnapshot};
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -619,6 +619,11 @@ impl Storage {
     /// The runtime's state store over the `state` column family.
     pub fn state_store(&self) -> RocksState {
         RocksState::new(Arc::clone(&self.db))
+    }
+
+    /// A read-only view of the state as committed now, unchanged by later commits.
+    pub fn state_snapshot(&self) -> StateSnapshot<'_> {
+        StateSnapshot::new(&self.db)
     }
 
     /// Checks, on start, that the stored head, its header, block and certificate (except

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use accord_state::tree::{key_path, leaf_hash, node_hash, path_bit, value_hash, TREE_DEPTH};
 use accord_state::{StateStore, WriteBatch, EMPTY_ROOT, VALUE_PREFIX};
 use accord_types::Hash;
-use rocksdb::{ColumnFamily, PrefixRange, ReadOptions, WriteOptions, DB};
+use rocksdb::{ColumnFamily, PrefixRange, ReadOptions, Snapshot, WriteOptions, DB};
 
 use super::keys;
 
@@ -93,6 +93,71 @@ impl StateStore for RocksState {
         self.db
             .write_opt(rocks, &options)
             .map_err(|e| store_error("write", e))
+    }
+}
+
+/// A read-only view of the `state` column family as it was at one moment: every read
+/// through it sees the same committed block's state, however many blocks commit
+/// meanwhile. Readers that look at several keys (an RPC answer built from a proposal,
+/// its tallies and its executions) use one so that the answer is never half of one
+/// block and half of the next.
+pub struct StateSnapshot<'a> {
+    db: &'a DB,
+    snapshot: Snapshot<'a>,
+}
+
+impl fmt::Debug for StateSnapshot<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateSnapshot")
+            .field("path", &self.db.path())
+            .field("sequence", &self.snapshot.sequence_number())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> StateSnapshot<'a> {
+    pub(crate) fn new(db: &'a DB) -> Self {
+        Self {
+            db,
+            snapshot: db.snapshot(),
+        }
+    }
+
+    fn cf(&self) -> accord_state::Result<&'a ColumnFamily> {
+        self.db
+            .cf_handle(keys::STATE)
+            .ok_or_else(|| store_error("open", "the state column family is missing"))
+    }
+}
+
+impl StateStore for StateSnapshot<'_> {
+    fn get(&self, key: &[u8]) -> accord_state::Result<Option<Vec<u8>>> {
+        self.snapshot
+            .get_pinned_cf(self.cf()?, key)
+            .map(|value| value.map(|v| v.to_vec()))
+            .map_err(|e| store_error("read", e))
+    }
+
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> accord_state::Result<()> {
+        let mut options = ReadOptions::default();
+        options.set_iterate_range(PrefixRange(prefix));
+        let mut iter = self.snapshot.raw_iterator_cf_opt(self.cf()?, options);
+        iter.seek(prefix);
+        while let Some((key, value)) = iter.item() {
+            if !key.starts_with(prefix) || f(key, value).is_break() {
+                break;
+            }
+            iter.next();
+        }
+        iter.status().map_err(|e| store_error("scan", e))
+    }
+
+    fn write(&mut self, _: &WriteBatch) -> accord_state::Result<()> {
+        Err(store_error("write", "a state snapshot is read-only"))
     }
 }
 

@@ -848,3 +848,46 @@ proptest! {
         );
     }
 }
+
+fn dump(store: &dyn StateStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut entries = Vec::new();
+    store
+        .scan_prefix(&[], &mut |k, v| {
+            entries.push((k.to_vec(), v.to_vec()));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    entries
+}
+
+#[test]
+fn a_state_snapshot_keeps_its_moment_across_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, mut chain, decided) = build_chain(dir.path(), 3);
+    let root_then = decided.last().unwrap().block.header.state_root;
+    let mut snapshot = storage.state_snapshot();
+    let entries_then = dump(&snapshot);
+
+    for n in 4..=6 {
+        let txs = transactions(&mut chain, n);
+        let block = next_block(&storage, &mut chain, txs);
+        commit(&storage, &block);
+    }
+    let live = storage.state_store();
+    let root_now = StateView::new(&live).root().unwrap();
+    assert_ne!(root_now, root_then, "the later blocks changed the state");
+    assert_ne!(dump(&live), entries_then);
+
+    // The snapshot still reads the state of block 3, key by key and by scan.
+    assert_eq!(StateView::new(&snapshot).root().unwrap(), root_then);
+    assert_eq!(recompute_root(&snapshot).unwrap(), root_then);
+    assert_eq!(dump(&snapshot), entries_then);
+    for (key, value) in entries_then.iter().take(50) {
+        assert_eq!(snapshot.get(key).unwrap().as_ref(), Some(value));
+    }
+    // And it writes nothing.
+    let mut batch = WriteBatch::new();
+    batch.put(b"x".to_vec(), b"y".to_vec());
+    assert!(snapshot.write(&batch).is_err());
+    assert_eq!(live.get(b"x").unwrap(), None);
+}
