@@ -1,5 +1,6 @@
 //! Integration tests that run the real `accord` binary in temporary directories.
 
+mod doors;
 mod init;
 mod key;
 mod net;
