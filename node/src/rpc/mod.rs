@@ -94,15 +94,30 @@ fn node_error(error: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObject::owned(NODE_ERROR, format!("node error: {error}"), None::<()>)
 }
 
+/// The only parameter of a method, given by position (`"params": [value]`). A missing
+/// parameter, extra ones, named ones and a value of the wrong type each get an
+/// [`INVALID_PARAMS`] error that names what was expected.
 fn one<T: serde::de::DeserializeOwned>(
     params: &Params<'_>,
     what: &str,
 ) -> Result<T, ErrorObjectOwned> {
-    let mut seq = params.sequence();
-    let value: T = seq
-        .next()
-        .map_err(|e| invalid(format!("expected {what} as the first parameter: {e}")))?;
-    Ok(value)
+    let text = params.as_str().unwrap_or("[]");
+    let values: Vec<Value> = serde_json::from_str(text).map_err(|_| {
+        invalid(format!(
+            "parameters go by position in an array: expected [{what}]"
+        ))
+    })?;
+    let count = values.len();
+    let mut values = values.into_iter();
+    match (values.next(), count) {
+        (None, _) => Err(invalid(format!("missing parameter: expected {what}"))),
+        (Some(value), 1) => {
+            serde_json::from_value(value).map_err(|e| invalid(format!("expected {what}: {e}")))
+        }
+        (Some(_), _) => Err(invalid(format!(
+            "expected one parameter ({what}), got {count}"
+        ))),
+    }
 }
 
 fn parse_hash(text: &str) -> Result<Hash, ErrorObjectOwned> {
@@ -131,9 +146,9 @@ pub fn module(context: RpcContext) -> anyhow::Result<RpcModule<RpcContext>> {
         let id: Value = one(&params, "a height or a block hash")?;
         let block = match &id {
             Value::Number(n) => {
-                let height = n
-                    .as_u64()
-                    .ok_or_else(|| invalid("a height is a non-negative integer"))?;
+                let height = n.as_u64().ok_or_else(|| {
+                    invalid(format!("a height is a non-negative integer, not {n}"))
+                })?;
                 ctx.storage.block(Height(height)).map_err(node_error)?
             }
             Value::String(s) => ctx
@@ -244,4 +259,42 @@ fn submit(ctx: &RpcContext, bytes: &[u8]) -> Result<Hash, ErrorObjectOwned> {
 pub fn decode_transaction(text: &str) -> anyhow::Result<Transaction> {
     let bytes = hex_decode("transaction", text)?;
     Ok(Transaction::decode(&bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_of(json: Option<&str>) -> Result<u64, String> {
+        one::<u64>(&Params::new(json), "a proposal id").map_err(|e| e.message().to_owned())
+    }
+
+    #[test]
+    fn the_only_parameter_is_read_and_every_other_shape_is_named() {
+        assert_eq!(one_of(Some("[7]")), Ok(7));
+        assert_eq!(one_of(Some(" [ 7 ] ")), Ok(7));
+        for (params, words) in [
+            (None, &["missing parameter", "a proposal id"][..]),
+            (Some("[]"), &["missing parameter", "a proposal id"]),
+            (Some("[7, 8]"), &["one parameter", "a proposal id", "got 2"]),
+            (Some(r#"{"id": 7}"#), &["by position", "[a proposal id]"]),
+            (
+                Some(r#"["7"]"#),
+                &["expected a proposal id", "invalid type: string"],
+            ),
+            (
+                Some("[-1]"),
+                &["expected a proposal id", "invalid value: integer `-1`"],
+            ),
+            (
+                Some("[1.5]"),
+                &["expected a proposal id", "invalid type: floating point"],
+            ),
+        ] {
+            let message = one_of(params).unwrap_err();
+            for word in words {
+                assert!(message.contains(word), "{params:?}: {message}");
+            }
+        }
+    }
 }

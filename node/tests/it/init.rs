@@ -5,7 +5,7 @@ use std::fs;
 use crate::{accord, mode, run, stderr, stdout};
 
 /// Writes the local preset's spec and keys into `dir`.
-fn local_spec(dir: &std::path::Path) {
+pub(crate) fn local_spec(dir: &std::path::Path) {
     let out = run(
         dir,
         &[

@@ -1,0 +1,1156 @@
+//! Bad input at every door of the node gets a clear error, and the node keeps running:
+//! the command line and the configuration (one process each, below), and the JSON-RPC
+//! server, transaction admission and the p2p port of a running network (`slow`).
+
+use std::fs;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use crate::{accord, run, stderr, stdout};
+
+/// The README's example draft.
+const EXAMPLE_DRAFT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../docs/examples/draft-documentation.json"
+);
+
+/// A TCP port of 127.0.0.1 where nothing listens (it was free a moment ago).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// `accord args…` in `dir`, killed (and the test failed) if it runs longer than `limit`.
+fn run_within(dir: &Path, args: &[&str], limit: Duration) -> Output {
+    let child = accord()
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (done, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    match output.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let out = output.recv().unwrap().unwrap();
+            panic!(
+                "accord {args:?} still ran after {limit:?}:\n{}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+/// Asserts a failed run whose standard error names every one of `words`.
+#[track_caller]
+fn fails_saying(out: &Output, words: &[&str]) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "succeeded:\n{}{err}", stdout(out));
+    for word in words {
+        assert!(err.contains(word), "{word:?} not in:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `accord tx propose --draft DRAFT --key author.key --rpc RPC` in `dir`.
+fn propose(dir: &Path, draft: &str, rpc: &str) -> Output {
+    let args = [
+        "tx",
+        "propose",
+        "--draft",
+        draft,
+        "--key",
+        "author.key",
+        "--rpc",
+        rpc,
+    ];
+    run_within(dir, &args, Duration::from_secs(30))
+}
+
+#[test]
+fn tx_propose_refuses_a_draft_that_is_not_json_naming_file_and_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["key", "generate", "--out", "author.key"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The draft is read before the node is asked anything: no node is needed.
+    let rpc = format!("http://127.0.0.1:{}", closed_port());
+    let draft = dir.path().join("draft.json");
+
+    fs::write(&draft, "{\"title\": \"half\",\n \"regions\": [\n").unwrap();
+    let out = propose(dir.path(), "draft.json", &rpc);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    fails_saying(&out, &["draft draft.json is not JSON", "line 3"]);
+
+    // JSON, but not a draft: the field at fault is named.
+    let example: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(EXAMPLE_DRAFT).unwrap()).unwrap();
+    let mut no_description = example.clone();
+    no_description
+        .as_object_mut()
+        .unwrap()
+        .remove("description");
+    fs::write(&draft, no_description.to_string()).unwrap();
+    fails_saying(
+        &propose(dir.path(), "draft.json", &rpc),
+        &[
+            "draft draft.json is not a proposal draft",
+            "missing field `description`",
+        ],
+    );
+    let mut bad_regions = example.clone();
+    bad_regions["regions"] = serde_json::json!("eu");
+    fs::write(&draft, bad_regions.to_string()).unwrap();
+    fails_saying(
+        &propose(dir.path(), "draft.json", &rpc),
+        &["draft draft.json is not a proposal draft", "invalid type"],
+    );
+    // Without a body the message names the body, though it calls it null rather than
+    // missing (the digest is computed from the body before the draft is checked).
+    let mut no_body = example;
+    no_body.as_object_mut().unwrap().remove("body");
+    fs::write(&draft, no_body.to_string()).unwrap();
+    fails_saying(
+        &propose(dir.path(), "draft.json", &rpc),
+        &["draft draft.json: body"],
+    );
+
+    fails_saying(
+        &propose(dir.path(), "nowhere.json", &rpc),
+        &["cannot read draft nowhere.json"],
+    );
+}
+
+#[test]
+fn tx_names_the_rpc_address_it_cannot_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["key", "generate", "--out", "author.key"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rpc = format!("http://127.0.0.1:{}", closed_port());
+    fails_saying(
+        &propose(dir.path(), EXAMPLE_DRAFT, &rpc),
+        &[&rpc, "onnection refused"],
+    );
+    fails_saying(
+        &propose(dir.path(), EXAMPLE_DRAFT, "127.0.0.1 port 9944"),
+        &["127.0.0.1 port 9944", "not a usable RPC URL"],
+    );
+}
+
+/// A node home for validator `us-1` of the local preset in `dir/node`.
+fn home(dir: &Path) -> std::path::PathBuf {
+    crate::init::local_spec(dir);
+    let out = run(
+        dir,
+        &[
+            "init",
+            "--spec",
+            "spec.json",
+            "--validator",
+            "us-1",
+            "--home",
+            "node",
+            "--keys",
+            "keys",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    dir.join("node")
+}
+
+/// `accord run` of `home` with `extra` flags; it must stop by itself.
+fn run_home(home: &Path, extra: &[&str]) -> Output {
+    let home = home.to_str().unwrap();
+    let mut args = vec!["run", "--home", home];
+    args.extend_from_slice(extra);
+    run_within(Path::new("/"), &args, Duration::from_secs(30))
+}
+
+#[test]
+fn run_refuses_configs_with_a_wrong_type_an_unknown_section_or_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = home(dir.path());
+    let path = home.join("config.toml");
+    let good = fs::read_to_string(&path).unwrap();
+
+    // A string where a number belongs.
+    fs::write(&path, good.replace("max_txs = 10000", "max_txs = \"many\"")).unwrap();
+    fails_saying(
+        &run_home(&home, &[]),
+        &["config.toml", "max_txs", "invalid type: string \"many\""],
+    );
+
+    // A section the node does not know.
+    fs::write(&path, format!("{good}\n[consensus]\ntimeout_ms = 5\n")).unwrap();
+    fails_saying(
+        &run_home(&home, &[]),
+        &["config.toml", "unknown field `consensus`"],
+    );
+
+    // A number out of its type's range.
+    fs::write(
+        &path,
+        good.replace(
+            "max_request_bytes = 4194304",
+            "max_request_bytes = 5000000000",
+        ),
+    )
+    .unwrap();
+    fails_saying(
+        &run_home(&home, &[]),
+        &[
+            "config.toml",
+            "max_request_bytes",
+            "invalid value: integer `5000000000`, expected u32",
+        ],
+    );
+
+    // A missing key file is named.
+    fs::write(&path, &good).unwrap();
+    fs::rename(home.join("keys/p2p.key"), home.join("keys/p2p.key.bak")).unwrap();
+    fails_saying(
+        &run_home(&home, &[]),
+        &["cannot open key file", "keys/p2p.key"],
+    );
+    fs::rename(home.join("keys/p2p.key.bak"), home.join("keys/p2p.key")).unwrap();
+
+    // A missing chain spec is named.
+    fs::write(
+        &path,
+        good.replace("chain_spec = \"spec.json\"", "chain_spec = \"gone.json\""),
+    )
+    .unwrap();
+    fails_saying(
+        &run_home(&home, &[]),
+        &["cannot read chain spec", "gone.json"],
+    );
+    fs::write(&path, &good).unwrap();
+    assert_eq!(
+        fs::read_dir(home.join("data")).unwrap().count(),
+        0,
+        "a refused configuration wrote into the data directory"
+    );
+}
+
+#[test]
+fn run_names_a_port_already_taken_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = home(dir.path());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+
+    let rpc = format!("127.0.0.1:{port}");
+    let out = run_home(
+        &home,
+        &["--rpc-listen", &rpc, "--p2p-listen", "/ip4/127.0.0.1/tcp/0"],
+    );
+    fails_saying(&out, &[&format!("cannot listen for RPC on {rpc}")]);
+
+    let p2p = format!("/ip4/127.0.0.1/tcp/{port}");
+    let out = run_home(
+        &home,
+        &["--p2p-listen", &p2p, "--rpc-listen", "127.0.0.1:0"],
+    );
+    // The operating system's reason is lost on the way: libp2p's transport error
+    // prints nothing for it, so the message reads "cannot listen on ADDR: ; check …".
+    fails_saying(
+        &out,
+        &[&format!("cannot listen on {p2p}"), "the port is free"],
+    );
+    drop(taken);
+}
+
+/// Multi-process: one network of four validators takes bad input at every door.
+mod slow {
+    use std::time::{Duration, Instant};
+
+    use accord_node::p2p::{P2pConfig, P2pHandle, Topic};
+    use accord_types::codec::hex_encode;
+    use accord_types::{ChainId, Keypair, Nonce, Payload, Transaction};
+    use serde_json::{json, Value};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use crate::net::{tail, Net};
+
+    /// An HTTP answer.
+    struct Http {
+        status: u16,
+        body: String,
+    }
+
+    impl Http {
+        fn json(&self) -> Value {
+            serde_json::from_str(&self.body).unwrap_or_else(|e| {
+                panic!("HTTP {} body is not JSON ({e}): {}", self.status, self.body)
+            })
+        }
+    }
+
+    /// Sends `head` and `body` on one connection and reads the answer until the server
+    /// closes it. The body is written while the answer is read, since a server may
+    /// answer (and close) before it has read a body it refuses.
+    async fn http(addr: &str, head: String, body: Vec<u8>) -> Http {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut reader, mut writer) = stream.into_split();
+        let sending = tokio::spawn(async move {
+            let _ = writer.write_all(head.as_bytes()).await;
+            let _ = writer.write_all(&body).await;
+            // Kept open: a half-closed connection may be taken for a client gone away.
+            writer
+        });
+        let mut raw = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let read = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match reader.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => raw.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        sending.abort();
+        assert!(read.is_ok(), "no complete answer from {addr} within 30 s");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (headers, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
+        let status = headers
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {headers:?}"));
+        let body = if headers
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        Http { status, body }
+    }
+
+    /// The payload of a chunked HTTP body.
+    fn dechunk(mut rest: &str) -> String {
+        let mut out = String::new();
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if size == 0 || after.len() < size {
+                break;
+            }
+            out.push_str(&after[..size]);
+            rest = after[size..].trim_start_matches("\r\n");
+        }
+        out
+    }
+
+    /// A POST of `body` as `content_type`, with `Content-Length`.
+    async fn post(addr: &str, content_type: &str, body: Vec<u8>) -> Http {
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        http(addr, head, body).await
+    }
+
+    /// A JSON-RPC call with any `params` (array, object, absent); the result or the
+    /// error object.
+    async fn call(addr: &str, method: &str, params: Option<Value>) -> Result<Value, Value> {
+        let mut request = json!({ "jsonrpc": "2.0", "id": 1, "method": method });
+        if let Some(params) = params {
+            request["params"] = params;
+        }
+        let answer = post(addr, "application/json", request.to_string().into_bytes()).await;
+        assert_eq!(answer.status, 200, "{method}: {}", answer.body);
+        let answer = answer.json();
+        match answer.get("error") {
+            Some(error) => Err(error.clone()),
+            None => Ok(answer["result"].clone()),
+        }
+    }
+
+    /// Collects every door whose answer is not the expected one, so that one run
+    /// reports them all; every answer is printed (shown when the test fails).
+    #[derive(Default)]
+    struct Doors {
+        checked: usize,
+        bad: Vec<String>,
+    }
+
+    impl Doors {
+        /// Expects a JSON-RPC error with `code` whose message holds every one of `words`;
+        /// returns the error object.
+        fn error(
+            &mut self,
+            door: &str,
+            answer: Result<Value, Value>,
+            code: i64,
+            words: &[&str],
+        ) -> Value {
+            self.checked += 1;
+            eprintln!("{door}: {answer:?}");
+            let error = match answer {
+                Ok(result) => {
+                    self.bad.push(format!("{door}: accepted, result {result}"));
+                    return Value::Null;
+                }
+                Err(error) => error,
+            };
+            if error["code"] != json!(code) {
+                self.bad
+                    .push(format!("{door}: code {} instead of {code}", error["code"]));
+            }
+            let message = error["message"].as_str().unwrap_or_default();
+            let missing: Vec<&&str> = words.iter().filter(|w| !message.contains(**w)).collect();
+            if !missing.is_empty() {
+                self.bad.push(format!(
+                    "{door}: message {message:?} does not say {missing:?}"
+                ));
+            }
+            error
+        }
+
+        /// Expects the transaction to be refused ([`accord_node::rpc::TX_REFUSED`]) with
+        /// `data.code` = `kind` (`None`: no code) and every one of `words` in the message.
+        fn refused(
+            &mut self,
+            door: &str,
+            answer: Result<Value, Value>,
+            kind: Option<&str>,
+            words: &[&str],
+        ) {
+            let error = self.error(door, answer, accord_node::rpc::TX_REFUSED.into(), words);
+            if !error.is_null() && error["data"]["code"] != json!(kind) {
+                self.bad.push(format!(
+                    "{door}: data.code {} instead of {kind:?}",
+                    error["data"]["code"]
+                ));
+            }
+        }
+
+        /// Expects invalid parameters ([`accord_node::rpc::INVALID_PARAMS`]).
+        fn invalid(&mut self, door: &str, answer: Result<Value, Value>, words: &[&str]) {
+            self.error(door, answer, accord_node::rpc::INVALID_PARAMS.into(), words);
+        }
+
+        /// Expects `ok`; `what` says what was expected.
+        fn check(&mut self, door: &str, ok: bool, what: impl std::fmt::Display) {
+            self.checked += 1;
+            eprintln!("{door}: {what}");
+            if !ok {
+                self.bad.push(format!("{door}: {what}"));
+            }
+        }
+    }
+
+    /// A proposal about the document at `path`, with `description`.
+    fn proposal(path: &str, description: String) -> Payload {
+        let body = accord_runtime::test_utils::documentation(path);
+        let mut draft = accord_runtime::test_utils::draft(&["eu", "us"], body);
+        draft.description = description;
+        Payload::SubmitProposal {
+            draft: Box::new(draft),
+        }
+    }
+
+    fn hex(tx: &Transaction) -> String {
+        hex_encode(&tx.encode())
+    }
+
+    /// The RPC server's doors: methods, parameters and HTTP bodies.
+    async fn rpc_doors(doors: &mut Doors, addr: &str) {
+        doors.error(
+            "unknown method",
+            call(addr, "chain_frobnicate", Some(json!([]))).await,
+            -32601,
+            &["not found"],
+        );
+        let block = |params| call(addr, "chain_getBlock", Some(params));
+        doors.invalid(
+            "chain_getBlock -1",
+            block(json!([-1])).await,
+            &["non-negative integer", "-1"],
+        );
+        doors.invalid(
+            "chain_getBlock 1.5",
+            block(json!([1.5])).await,
+            &["non-negative integer", "1.5"],
+        );
+        doors.invalid(
+            "chain_getBlock 1e30",
+            block(json!([1e30])).await,
+            &["non-negative integer"],
+        );
+        doors.invalid(
+            "chain_getBlock true",
+            block(json!([true])).await,
+            &["a height (number) or a block hash"],
+        );
+        doors.invalid(
+            "chain_getBlock garbage",
+            block(json!(["garbage"])).await,
+            &["not a hash", "64 hex digits"],
+        );
+        doors.invalid(
+            "chain_getBlock short hash",
+            block(json!(["0x1234"])).await,
+            &["not a hash", "64 hex digits"],
+        );
+        doors.invalid(
+            "chain_getBlock no param",
+            block(json!([])).await,
+            &["missing parameter", "a height or a block hash"],
+        );
+        doors.invalid(
+            "chain_getBlock no params at all",
+            call(addr, "chain_getBlock", None).await,
+            &["missing parameter", "a height or a block hash"],
+        );
+        doors.invalid(
+            "chain_getBlock two params",
+            block(json!([1, 2])).await,
+            &["one parameter", "got 2"],
+        );
+        doors.invalid(
+            "chain_getBlock named param",
+            block(json!({ "height": 1 })).await,
+            &["by position"],
+        );
+        let unknown = block(json!([u64::MAX])).await;
+        doors.check(
+            "chain_getBlock beyond the head",
+            unknown == Ok(Value::Null),
+            format!("null expected, got {unknown:?}"),
+        );
+
+        let account = |params| call(addr, "gov_getAccount", Some(params));
+        doors.invalid(
+            "gov_getAccount not a key",
+            account(json!(["0x12"])).await,
+            &["not a public key"],
+        );
+        doors.invalid(
+            "gov_getAccount a number",
+            account(json!([42])).await,
+            &["expected a public key", "invalid type: integer"],
+        );
+        doors.invalid(
+            "gov_getTransaction not a hash",
+            call(addr, "gov_getTransaction", Some(json!(["xyz"]))).await,
+            &["not a hash"],
+        );
+        doors.invalid(
+            "gov_getProposal a string",
+            call(addr, "gov_getProposal", Some(json!(["one"]))).await,
+            &["expected a proposal id", "invalid type: string"],
+        );
+        doors.invalid(
+            "gov_getProposal -1",
+            call(addr, "gov_getProposal", Some(json!([-1]))).await,
+            &["expected a proposal id", "invalid value"],
+        );
+        doors.invalid(
+            "gov_submitTransaction a number",
+            call(addr, "gov_submitTransaction", Some(json!([42]))).await,
+            &[
+                "expected a 0x-hex borsh transaction",
+                "invalid type: integer",
+            ],
+        );
+
+        // Bodies. The default cap of rpc.max_request_bytes is 4 MiB.
+        let cap = 4 * 1024 * 1024;
+        let padding = "0".repeat(cap);
+        let huge = json!({
+            "jsonrpc": "2.0", "id": 1, "method": "gov_submitTransaction", "params": [padding]
+        });
+        let answer = post(addr, "application/json", huge.to_string().into_bytes()).await;
+        eprintln!("oversized body: {} {}", answer.status, answer.body);
+        doors.check(
+            "oversized body status",
+            answer.status == 413,
+            format!("HTTP 413 expected, got {}", answer.status),
+        );
+        let error =
+            serde_json::from_str::<Value>(&answer.body).unwrap_or_default()["error"].clone();
+        doors.error("oversized body", Err(error.clone()), -32007, &["too big"]);
+        doors.check(
+            "oversized body names the cap",
+            error["data"].to_string().contains(&cap.to_string()),
+            format!("the cap {cap} in {error}"),
+        );
+
+        let answer = post(
+            addr,
+            "application/json",
+            b"{\"jsonrpc\": \"2.0\", \"method\": ".to_vec(),
+        )
+        .await;
+        eprintln!("truncated JSON: {} {}", answer.status, answer.body);
+        doors.check(
+            "truncated JSON status",
+            [200, 400].contains(&answer.status),
+            format!("HTTP 200 or 400 expected, got {}", answer.status),
+        );
+        doors.error(
+            "truncated JSON",
+            Err(answer.json()["error"].clone()),
+            -32700,
+            &["Parse error"],
+        );
+
+        let answer = post(addr, "application/json", vec![0xff, 0xfe, 0x00, 0x80, 0x7b]).await;
+        eprintln!("binary body: {} {}", answer.status, answer.body);
+        doors.check(
+            "binary body status",
+            [200, 400].contains(&answer.status),
+            format!("HTTP 200 or 400 expected, got {}", answer.status),
+        );
+        doors.error(
+            "binary body",
+            Err(answer.json()["error"].clone()),
+            -32700,
+            &["Parse error"],
+        );
+
+        let answer = post(
+            addr,
+            "application/json",
+            b"{\"jsonrpc\": \"2.0\", \"id\": 1}".to_vec(),
+        )
+        .await;
+        eprintln!(
+            "request without a method: {} {}",
+            answer.status, answer.body
+        );
+        doors.error(
+            "request without a method",
+            Err(answer.json()["error"].clone()),
+            -32600,
+            &["Invalid request"],
+        );
+
+        let answer = post(addr, "text/plain", b"chain_getStatus".to_vec()).await;
+        eprintln!("text/plain body: {} {}", answer.status, answer.body);
+        doors.check(
+            "text/plain body",
+            answer.status == 415 && answer.body.contains("application/json is required"),
+            format!(
+                "HTTP 415 naming application/json expected, got {} {:?}",
+                answer.status, answer.body
+            ),
+        );
+
+        let head = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let answer = http(addr, head, Vec::new()).await;
+        doors.check(
+            "GET",
+            answer.status == 405 && answer.body.contains("POST is required"),
+            format!(
+                "HTTP 405 naming POST expected, got {} {:?}",
+                answer.status, answer.body
+            ),
+        );
+    }
+
+    /// Transaction admission through `gov_submitTransaction`.
+    async fn transaction_doors(doors: &mut Doors, net: &Net, chain_id: &ChainId) {
+        let addr = net.nodes[0]
+            .node
+            .rpc
+            .trim_start_matches("http://")
+            .to_owned();
+        let addr = addr.as_str();
+        let submit = |text: String| call(addr, "gov_submitTransaction", Some(json!([text])));
+        let author = accord_node::keyfile::read(&net.key("author")).unwrap();
+        let voter = accord_node::keyfile::read(&net.key("eu-voter-1")).unwrap();
+        let sign = |key: &Keypair, nonce: u64, payload: Payload| {
+            Transaction::sign(key, chain_id.clone(), Nonce(nonce), payload)
+        };
+        let next_nonce = || async {
+            let account = call(
+                addr,
+                "gov_getAccount",
+                Some(json!([author.public().to_string()])),
+            )
+            .await
+            .unwrap();
+            account["nonce"].as_u64().unwrap()
+        };
+
+        doors.invalid("not hex", submit("0xnothex".into()).await, &["not 0x-hex"]);
+        doors.refused(
+            "empty",
+            submit("0x".into()).await,
+            Some("invalid_payload"),
+            &["does not decode"],
+        );
+        doors.refused(
+            "garbage borsh",
+            submit("0xdeadbeef".into()).await,
+            Some("invalid_payload"),
+            &["does not decode"],
+        );
+
+        let nonce = next_nonce().await;
+        let tx = sign(&author, nonce, proposal("doors/first.md", "first".into()));
+        let mut trailing = tx.encode();
+        trailing.push(0);
+        doors.refused(
+            "trailing byte",
+            submit(hex_encode(&trailing)).await,
+            Some("invalid_payload"),
+            &["does not decode", "1 trailing bytes"],
+        );
+        let bytes = tx.encode();
+        doors.refused(
+            "truncated",
+            submit(hex_encode(&bytes[..bytes.len() - 1])).await,
+            Some("invalid_payload"),
+            &["does not decode"],
+        );
+        let other = ChainId::new("otherchain").unwrap();
+        let foreign = Transaction::sign(
+            &author,
+            other,
+            Nonce(nonce),
+            proposal("doors/other.md", String::new()),
+        );
+        doors.refused(
+            "another chain",
+            submit(hex(&foreign)).await,
+            Some("wrong_chain"),
+            &[
+                "for chain otherchain",
+                &format!("this node runs chain {chain_id}"),
+            ],
+        );
+        let mut flipped = tx.encode();
+        *flipped.last_mut().unwrap() ^= 1;
+        let author_key = author.public().to_string();
+        doors.refused(
+            "flipped signature byte",
+            submit(hex_encode(&flipped)).await,
+            Some("bad_signature"),
+            &["signature does not verify", &author_key],
+        );
+        let mut forged = sign(&voter, nonce, proposal("doors/forged.md", String::new()));
+        forged.signer = author.public();
+        doors.refused(
+            "signed by another key",
+            submit(hex(&forged)).await,
+            Some("bad_signature"),
+            &["signature does not verify", &author_key],
+        );
+        let voter_key = voter.public().to_string();
+        doors.refused(
+            "a voter proposes",
+            submit(hex(&sign(
+                &voter,
+                0,
+                proposal("doors/voter.md", String::new()),
+            )))
+            .await,
+            Some("unauthorized"),
+            &[&voter_key, "does not hold the role", "proposer"],
+        );
+        doors.refused(
+            "description over the draft cap",
+            submit(hex(&sign(
+                &author,
+                nonce,
+                proposal("doors/long.md", "x".repeat(20_000)),
+            )))
+            .await,
+            Some("limit_exceeded"),
+            &["description", "20000", "16384"],
+        );
+        let huge = sign(
+            &author,
+            nonce,
+            proposal("doors/huge.md", "x".repeat(70_000)),
+        );
+        let size = huge.encode().len().to_string();
+        doors.refused(
+            "transaction over the size cap",
+            submit(hex(&huge)).await,
+            Some("limit_exceeded"),
+            &[&size, "more than the limit of 65536 bytes per transaction"],
+        );
+
+        // A valid transaction is admitted, finalized, and refused when replayed.
+        let answer = submit(hex(&tx)).await;
+        doors.check(
+            "a valid transaction",
+            answer == Ok(json!(tx.hash().to_string())),
+            format!("its hash expected, got {answer:?}"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = call(
+                addr,
+                "gov_getTransaction",
+                Some(json!([tx.hash().to_string()])),
+            )
+            .await
+            .unwrap();
+            if status["status"] == "finalized" {
+                doors.check(
+                    "the valid transaction succeeds",
+                    status["receipt"]["outcome"]["result"] == "success",
+                    format!("success expected: {status}"),
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not finalized within 60 s: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        doors.refused(
+            "replayed after finalization",
+            submit(hex(&tx)).await,
+            Some("bad_nonce"),
+            &[&format!(
+                "nonce {nonce} but the account's next nonce is {}",
+                nonce + 1
+            )],
+        );
+
+        // Nonces ahead of the account: held within the window, refused beyond it.
+        let next = nonce + 1;
+        let held = sign(&author, next + 3, proposal("doors/held.md", String::new()));
+        let answer = submit(hex(&held)).await;
+        doors.check(
+            "a nonce ahead within the window",
+            answer.is_ok(),
+            format!("admitted (held back) expected, got {answer:?}"),
+        );
+        doors.refused(
+            "resubmitted while pooled",
+            submit(hex(&held)).await,
+            None,
+            &[&held.hash().to_string(), "already in the mempool"],
+        );
+        doors.refused(
+            "a second transaction for a pooled nonce",
+            submit(hex(&sign(
+                &author,
+                next + 3,
+                proposal("doors/again.md", String::new()),
+            )))
+            .await,
+            Some("bad_nonce"),
+            &[&format!("with nonce {}", next + 3), "not replaced"],
+        );
+        doors.refused(
+            "a nonce beyond the window",
+            submit(hex(&sign(
+                &author,
+                next + 64,
+                proposal("doors/far.md", String::new()),
+            )))
+            .await,
+            Some("bad_nonce"),
+            &[
+                &format!("nonce {} is too far ahead", next + 64),
+                "max_per_account = 64",
+            ],
+        );
+    }
+
+    /// The p2p port of a node: its TCP port from its configuration.
+    fn p2p_port(net: &Net, i: usize) -> u16 {
+        let home = &net.nodes[i].node.home;
+        let path = home.join("config.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = accord_node::config::Config::parse(&text, &path).unwrap();
+        config
+            .p2p
+            .listen
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// Connects to `port`, writes `bytes`, and returns how long the node took to close
+    /// the connection, or `None` if it was still open after `limit`.
+    async fn poke(port: u16, bytes: Vec<u8>, limit: Duration) -> Option<Duration> {
+        let start = Instant::now();
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let _ = stream.write_all(&bytes).await;
+        let mut buf = vec![0u8; 4096];
+        tokio::time::timeout(limit, async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .ok()
+        .map(|()| start.elapsed())
+    }
+
+    /// A multistream-select message: varint length, then the text.
+    fn multistream(text: &str) -> Vec<u8> {
+        let mut out = vec![u8::try_from(text.len()).unwrap()];
+        out.extend_from_slice(text.as_bytes());
+        out
+    }
+
+    /// Raw TCP to a node's p2p port: garbage, a huge length prefix, a garbage Noise
+    /// handshake. Each connection is closed by the node at once.
+    async fn raw_p2p_doors(doors: &mut Doors, port: u16) {
+        let garbage: Vec<u8> = (0..64 * 1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut huge_prefix = vec![0xff, 0xff, 0xff, 0xff, 0x0f];
+        huge_prefix.extend_from_slice(&[b'x'; 64]);
+        let mut noise = multistream("/multistream/1.0.0\n");
+        noise.extend(multistream("/noise\n"));
+        noise.extend_from_slice(&[0xff, 0xff]);
+        noise.extend_from_slice(&[0xa5; 0xffff]);
+        for (door, bytes) in [
+            ("p2p garbage", garbage),
+            ("p2p huge length prefix", huge_prefix),
+            ("p2p garbage Noise handshake", noise),
+        ] {
+            let closed = poke(port, bytes, Duration::from_secs(5)).await;
+            doors.check(
+                door,
+                closed.is_some(),
+                format!("connection closed by the node within 5 s: {closed:?}"),
+            );
+        }
+    }
+
+    /// A p2p peer in this test process with node 3's identity (which the chain spec
+    /// allows), free to send messages up to 1 MiB over the nodes' gossip cap `cap`.
+    /// Returns its handle and the task that drains its events.
+    fn peer_as_node_3(net: &Net, cap: usize) -> (P2pHandle, tokio::task::JoinHandle<()>) {
+        let (spec, _) = accord_node::init::read_spec(&net.home.join("spec.json")).unwrap();
+        let key = accord_node::keyfile::read(&net.nodes[3].node.home.join("keys/p2p.key")).unwrap();
+        let listen = "/ip4/127.0.0.1/tcp/0".parse().unwrap();
+        let mut config = P2pConfig::from_chain_spec(&spec, key, listen).unwrap();
+        config.max_message_bytes = cap + 1024 * 1024;
+        let (peer, mut events) = accord_node::p2p::spawn(config).unwrap();
+        let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+        (peer, drain)
+    }
+
+    /// Waits up to 60 s for `done`; panics naming `what` after that.
+    async fn wait_for(done: impl Fn() -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "waited 60 s for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `peer` has the three running nodes in its mesh on both topics, so
+    /// that what it publishes reaches each of them directly (refused messages are not
+    /// forwarded).
+    async fn wait_for_mesh(peer: &P2pHandle) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for topic in Topic::ALL {
+            while peer.mesh_peers(topic).await.len() < 3 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the peer's {topic:?} mesh: {:?}",
+                    peer.mesh_peers(topic).await
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// Publishes `data` on `topic`, waiting up to 30 s for subscribed peers.
+    async fn publish(peer: &P2pHandle, topic: Topic, data: Vec<u8>) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match peer.publish(topic, data.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(error) if Instant::now() < deadline && error.is_benign() => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+    }
+
+    /// A peer with a valid identity (node 3's p2p key, node 3 stopped) gossips garbage
+    /// and oversized messages on both topics, then reconnects and is heard again.
+    /// Returns the peer, still connected, and the task that drains its events.
+    async fn gossip_doors(
+        doors: &mut Doors,
+        net: &Net,
+    ) -> (P2pHandle, tokio::task::JoinHandle<()>) {
+        let (spec, _) = accord_node::init::read_spec(&net.home.join("spec.json")).unwrap();
+        // The nodes' gossip cap: the largest block and room for its proposal.
+        let cap = usize::try_from(spec.consensus().max_block_bytes).unwrap() + 64 * 1024;
+        let (peer, drain) = peer_as_node_3(net, cap);
+        wait_for_mesh(&peer).await;
+        let messages = [
+            (
+                "gossip garbage consensus message",
+                Topic::Consensus,
+                b"not a consensus message".to_vec(),
+            ),
+            (
+                "gossip garbage transaction",
+                Topic::Transactions,
+                vec![0xde, 0xad, 0xbe, 0xef],
+            ),
+            (
+                "gossip one byte over the cap",
+                Topic::Transactions,
+                vec![7; cap + 1],
+            ),
+            (
+                "gossip far over the cap",
+                Topic::Consensus,
+                vec![9; cap + 512 * 1024],
+            ),
+        ];
+        for (door, topic, data) in messages {
+            let sent = publish(&peer, topic, data).await;
+            doors.check(door, sent.is_ok(), format!("sent to the nodes: {sent:?}"));
+        }
+        // The driver names what it refused (at debug level, which the test nodes log).
+        let refused = || net.log(0).matches("undecodable consensus message").count();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while refused() < 1 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        doors.check(
+            "gossip garbage is refused and logged",
+            refused() == 1,
+            format!(
+                "node 0 logs \"undecodable consensus message\" once: {}",
+                refused()
+            ),
+        );
+        // A frame over gossipsub's limit makes the node close that gossip stream, and
+        // what the peer sends after it on that connection is lost. The same peer,
+        // connected anew, is heard again.
+        let key = peer.local_key().to_string();
+        let events = |what: &str| {
+            net.log(0)
+                .lines()
+                .filter(|l| l.contains(what) && l.contains(&key))
+                .count()
+        };
+        let (ups, downs) = (events("peer up"), events("peer down"));
+        peer.shutdown().await;
+        drain.abort();
+        wait_for(|| events("peer down") > downs, "node 0 to see the peer go").await;
+        let (peer, drain) = peer_as_node_3(net, cap);
+        wait_for(|| events("peer up") > ups, "node 0 to see the peer again").await;
+        wait_for_mesh(&peer).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut sent = Vec::new();
+        while refused() < 2 && Instant::now() < deadline {
+            let data = format!("still not a consensus message ({})", sent.len()).into_bytes();
+            sent.push(publish(&peer, Topic::Consensus, data).await);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        doors.check(
+            "gossip from the same peer reconnected",
+            refused() >= 2,
+            format!(
+                "node 0 logs a second undecodable message: {} (sent {sent:?})",
+                refused()
+            ),
+        );
+        (peer, drain)
+    }
+
+    /// Waits until nodes `nodes` have all finalized `more` heights past the highest
+    /// height any of them reports now.
+    async fn advances(net: &Net, nodes: std::ops::Range<usize>, more: u64) {
+        let mut now = 0;
+        for i in nodes.clone() {
+            now = now.max(
+                net.height(i)
+                    .await
+                    .unwrap_or_else(|| panic!("node {i} does not answer")),
+            );
+        }
+        for i in nodes {
+            net.wait_height(i, now + more, Duration::from_secs(120))
+                .await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_door_refuses_bad_input_and_the_network_keeps_finalizing() {
+        let started = Instant::now();
+        let mut net = Net::new(4, 2);
+        net.start_all();
+        for i in 0..4 {
+            net.wait_height(i, 2, Duration::from_secs(120)).await;
+        }
+        let status = net.client(0).status().await.unwrap();
+        let chain_id = ChainId::new(status["chain_id"].as_str().unwrap()).unwrap();
+        let addr = net.nodes[0]
+            .node
+            .rpc
+            .trim_start_matches("http://")
+            .to_owned();
+        let mut doors = Doors::default();
+        // A connection to the p2p port that never says anything, open meanwhile.
+        let port = p2p_port(&net, 0);
+        let silent = tokio::spawn(poke(port, Vec::new(), Duration::from_secs(60)));
+
+        rpc_doors(&mut doors, &addr).await;
+        transaction_doors(&mut doors, &net, &chain_id).await;
+        // After the RPC and transaction doors every node still answers and finalizes.
+        advances(&net, 0..4, 3).await;
+
+        raw_p2p_doors(&mut doors, port).await;
+        let closed = silent.await.unwrap();
+        doors.check(
+            "p2p silent connection",
+            closed.is_some_and(|after| after < Duration::from_secs(15)),
+            format!("closed by the node after its 10 s handshake timeout: {closed:?}"),
+        );
+        assert!(net.stop(3).success(), "{}", tail(&net.log(3), 30));
+        let (peer, drain) = gossip_doors(&mut doors, &net).await;
+        // The three others keep finalizing without validator 3 (a quorum of three), with
+        // the misbehaving peer connected.
+        advances(&net, 0..3, 3).await;
+        peer.shutdown().await;
+        drain.abort();
+
+        for i in 0..4 {
+            let log = net.log(i);
+            doors.check(
+                &format!("node {i} log"),
+                !log.contains("panicked"),
+                "no panic",
+            );
+        }
+        eprintln!("{} doors in {:?}", doors.checked, started.elapsed());
+        assert!(
+            doors.bad.is_empty(),
+            "{} of {} doors answered badly:\n  {}",
+            doors.bad.len(),
+            doors.checked,
+            doors.bad.join("\n  ")
+        );
+    }
+}
