@@ -94,9 +94,12 @@ fn payload(action: &TxAction) -> Result<Payload> {
             let digest = match value.get("payload_digest") {
                 Some(_) => None,
                 None => {
-                    let body: accord_types::governance::ProposalBody =
-                        serde_json::from_value(value.get("body").cloned().unwrap_or(Value::Null))
-                            .with_context(|| format!("draft {shown}: body"))?;
+                    let body = value
+                        .get("body")
+                        .cloned()
+                        .with_context(|| format!("draft {shown} has no \"body\""))?;
+                    let body: accord_types::governance::ProposalBody = serde_json::from_value(body)
+                        .with_context(|| format!("draft {shown}: body"))?;
                     Some(accord_runtime::payload_digest(&body))
                 }
             };

@@ -141,7 +141,7 @@ pub fn spawn(config: P2pConfig) -> Result<(P2pHandle, mpsc::Receiver<NetEvent>)>
         .listen_on(config.listen)
         .map_err(|e| P2pError::Listen {
             addr: listen.clone(),
-            reason: e.to_string(),
+            reason: error_chain(&e),
         })?;
     for (peer, _, addr) in &bootstrap {
         swarm.add_peer_address(*peer, addr.clone());
@@ -180,4 +180,23 @@ pub fn spawn(config: P2pConfig) -> Result<(P2pHandle, mpsc::Receiver<NetEvent>)>
         P2pHandle::new(local_key, commands_tx, control_tx),
         events_rx,
     ))
+}
+
+/// An error with every cause under it (libp2p's transport errors print nothing of
+/// their own and keep the operating system's reason as a source).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.contains(&text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    if parts.is_empty() {
+        "no reason given".to_owned()
+    } else {
+        parts.join(": ")
+    }
 }

@@ -112,14 +112,13 @@ fn tx_propose_refuses_a_draft_that_is_not_json_naming_file_and_place() {
         &propose(dir.path(), "draft.json", &rpc),
         &["draft draft.json is not a proposal draft", "invalid type"],
     );
-    // Without a body the message names the body, though it calls it null rather than
-    // missing (the digest is computed from the body before the draft is checked).
+    // Without a body the message says the body is missing.
     let mut no_body = example;
     no_body.as_object_mut().unwrap().remove("body");
     fs::write(&draft, no_body.to_string()).unwrap();
     fails_saying(
         &propose(dir.path(), "draft.json", &rpc),
-        &["draft draft.json: body"],
+        &["draft draft.json has no \"body\""],
     );
 
     fails_saying(
@@ -258,11 +257,13 @@ fn run_names_a_port_already_taken_and_stops() {
         &home,
         &["--p2p-listen", &p2p, "--rpc-listen", "127.0.0.1:0"],
     );
-    // The operating system's reason is lost on the way: libp2p's transport error
-    // prints nothing for it, so the message reads "cannot listen on ADDR: ; check …".
     fails_saying(
         &out,
-        &[&format!("cannot listen on {p2p}"), "the port is free"],
+        &[
+            &format!("cannot listen on {p2p}"),
+            "Address already in use",
+            "the port is free",
+        ],
     );
     drop(taken);
 }
