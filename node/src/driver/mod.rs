@@ -302,6 +302,8 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         stamp: 0,
     };
     driver.publish_status();
+    // The set at the head may differ from the spec's (a validator-set change on chain).
+    driver.follow_validator_set();
     driver.recover(recovered).await?;
     let mut peer_heights = spawn_status_poller(driver.p2p.clone(), driver.status.clone());
     loop {
@@ -841,7 +843,8 @@ impl Driver {
         }
         self.parent_validators = self.validators.clone();
         let (validators, specs) = chain::validators_at(&store, height.saturating_add(1))?;
-        if validators.hash() != self.validators.hash() {
+        let changed = validators.hash() != self.validators.hash();
+        if changed {
             info!(
                 height = height.0 + 1,
                 validators = validators.len(),
@@ -850,11 +853,38 @@ impl Driver {
         }
         self.validators = validators;
         self.specs = specs;
+        if changed {
+            self.follow_validator_set();
+        }
         self.candidates.retain(|_, b| b.header.height > height);
         self.executed.clear();
         self.awaiting.clear();
         self.publish_status();
         Ok(())
+    }
+
+    /// Has the p2p allow list and dial schedule follow the current validator set, in
+    /// the background (a validator whose address does not parse is left out, with a
+    /// warning: the set is on chain and the node cannot refuse it).
+    fn follow_validator_set(&self) {
+        let mut peers = Vec::with_capacity(self.specs.len());
+        for spec in &self.specs {
+            match spec.listen_addr.parse() {
+                Ok(addr) => peers.push((spec.p2p_key, addr)),
+                Err(error) => warn!(
+                    validator = %spec.name,
+                    addr = %spec.listen_addr,
+                    %error,
+                    "a validator's p2p address is not a multiaddr; not dialed"
+                ),
+            }
+        }
+        let p2p = self.p2p.clone();
+        tokio::spawn(async move {
+            if let Err(error) = p2p.set_validators(peers).await {
+                warn!(%error, "the p2p allow list could not follow the validator set");
+            }
+        });
     }
 
     async fn on_net(&mut self, event: NetEvent) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The p2p task: one loop that owns the swarm and turns its events into
 //! [`NetEvent`]s and the handle's commands into swarm calls.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 use accord_types::PublicKey;
@@ -18,8 +18,8 @@ use super::behaviour::{Behaviour, BehaviourEvent};
 use super::dialer::Dialer;
 use super::error::{P2pError, Result};
 use super::ingress::{Command, Control, MsgId, NetEvent, ReplyHandle, Topic};
-use super::public_key_of;
 use super::sync::{SyncRequest, SyncResponse};
+use super::{peer_id_of, public_key_of};
 
 const TARGET: &str = "accord::p2p";
 
@@ -37,6 +37,8 @@ pub(crate) struct Actor {
     /// The allowed peers' PeerIds and keys.
     pub(crate) keys: HashMap<PeerId, PublicKey>,
     pub(crate) peer_ids: HashMap<PublicKey, PeerId>,
+    /// Allowed keys that no validator-set change removes (observers, this node).
+    pub(crate) fixed: BTreeSet<PublicKey>,
     pub(crate) dialer: Dialer,
     pub(crate) max_message_bytes: usize,
     pub(crate) event_capacity: usize,
@@ -471,11 +473,56 @@ impl Actor {
             Command::Bootstrap { done } => {
                 let _ = done.send(self.dialer.status(Instant::now()));
             }
+            Command::SetValidators { peers, done } => {
+                let _ = done.send(self.set_validators(peers));
+            }
             Command::Shutdown { done } => {
                 // Handled by the loop; answered here only if it ever arrives otherwise.
                 let _ = done.send(());
             }
         }
+    }
+
+    fn set_validators(&mut self, peers: Vec<(PublicKey, Multiaddr)>) -> Result<()> {
+        let local = *self.swarm.local_peer_id();
+        let mut wanted: BTreeMap<PublicKey, (PeerId, Option<Multiaddr>)> = BTreeMap::new();
+        for key in &self.fixed {
+            wanted.insert(*key, (peer_id_of(key)?, None));
+        }
+        for (key, addr) in peers {
+            let peer = peer_id_of(&key)?;
+            if peer != local {
+                wanted.insert(key, (peer, Some(addr)));
+            }
+        }
+        let gone: Vec<(PublicKey, PeerId)> = self
+            .peer_ids
+            .iter()
+            .filter(|(key, _)| !wanted.contains_key(key))
+            .map(|(key, peer)| (*key, *peer))
+            .collect();
+        for (key, peer) in gone {
+            info!(target: TARGET, peer = %key, "no longer a validator: disconnected and refused");
+            self.swarm.behaviour_mut().allow.disallow_peer(peer);
+            self.keys.remove(&peer);
+            self.peer_ids.remove(&key);
+            self.dialer.remove(&peer);
+        }
+        let now = Instant::now();
+        for (key, (peer, addr)) in wanted {
+            if self.peer_ids.insert(key, peer).is_none() {
+                info!(target: TARGET, peer = %key, "a new validator: allowed");
+                self.keys.insert(peer, key);
+                self.swarm.behaviour_mut().allow.allow_peer(peer);
+            }
+            if let Some(addr) = addr {
+                if self.dialer.upsert(peer, key, addr.clone(), now) {
+                    self.swarm.add_peer_address(peer, addr);
+                }
+            }
+        }
+        self.dial_due();
+        Ok(())
     }
 
     fn publish(&mut self, topic: Topic, data: Vec<u8>) -> Result<MsgId> {

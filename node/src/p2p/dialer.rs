@@ -73,6 +73,46 @@ impl Dialer {
         Self { backoff, peers }
     }
 
+    /// Adds `peer` at `addr`, due at `now`, or moves a known peer to a new address (due
+    /// at `now` unless connected). Returns whether anything changed.
+    pub(crate) fn upsert(
+        &mut self,
+        peer: PeerId,
+        key: PublicKey,
+        addr: Multiaddr,
+        now: Instant,
+    ) -> bool {
+        match self.peers.get_mut(&peer) {
+            Some(entry) if entry.addr == addr => false,
+            Some(entry) => {
+                entry.addr = addr;
+                if !matches!(entry.state, State::Connected { .. }) {
+                    entry.state = State::Waiting { until: now };
+                    entry.delay = self.backoff.initial;
+                }
+                true
+            }
+            None => {
+                self.peers.insert(
+                    peer,
+                    Entry {
+                        key,
+                        addr,
+                        state: State::Waiting { until: now },
+                        delay: self.backoff.initial,
+                        failures: 0,
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Stops dialing `peer`.
+    pub(crate) fn remove(&mut self, peer: &PeerId) {
+        self.peers.remove(peer);
+    }
+
     /// The peers whose dial is due at `now`, now marked as being dialed.
     pub(crate) fn take_due(&mut self, now: Instant) -> Vec<(PeerId, Multiaddr)> {
         let mut due = Vec::new();

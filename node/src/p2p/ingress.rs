@@ -224,6 +224,10 @@ pub(crate) enum Command {
     Bootstrap {
         done: oneshot::Sender<Vec<BootstrapStatus>>,
     },
+    SetValidators {
+        peers: Vec<(PublicKey, Multiaddr)>,
+        done: oneshot::Sender<Result<()>>,
+    },
     Shutdown {
         done: oneshot::Sender<()>,
     },
@@ -340,6 +344,17 @@ impl P2pHandle {
         self.ask(|done| Command::Bootstrap { done })
             .await
             .unwrap_or_default()
+    }
+
+    /// Makes the allow list and the dial schedule follow a new validator set: `peers`
+    /// are the validators' p2p keys and addresses (this node's own is skipped). Keys
+    /// that were allowed at start without being dialed (the spec's observers) stay
+    /// allowed; a validator no longer in the set is disconnected and refused, a new one
+    /// is allowed and dialed, and a moved one is dialed at its new address.
+    pub async fn set_validators(&self, peers: Vec<(PublicKey, Multiaddr)>) -> Result<()> {
+        self.ask(|done| Command::SetValidators { peers, done })
+            .await
+            .unwrap_or(Err(P2pError::Stopped))
     }
 
     /// Stops the task, closing the listener and every connection; returns once they

@@ -127,6 +127,14 @@ pub fn spawn(config: P2pConfig) -> Result<(P2pHandle, mpsc::Receiver<NetEvent>)>
     for (key, addr) in &config.bootstrap {
         bootstrap.push((peer_id_of(key)?, *key, addr.clone()));
     }
+    // Allowed but never dialed (observers, and this node): kept across validator-set
+    // changes.
+    let fixed = config
+        .allowed
+        .iter()
+        .filter(|key| !config.bootstrap.iter().any(|(b, _)| b == *key))
+        .copied()
+        .collect();
 
     let topics: Vec<(Topic, IdentTopic)> = Topic::ALL
         .iter()
@@ -160,6 +168,7 @@ pub fn spawn(config: P2pConfig) -> Result<(P2pHandle, mpsc::Receiver<NetEvent>)>
         topics,
         keys,
         peer_ids,
+        fixed,
         dialer: Dialer::new(bootstrap, backoff, Instant::now()),
         max_message_bytes: config.max_message_bytes,
         event_capacity: config.event_capacity,

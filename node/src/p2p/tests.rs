@@ -309,6 +309,74 @@ async fn a_peer_outside_the_allow_list_cannot_connect() {
 }
 
 #[tokio::test]
+async fn the_allow_list_follows_the_validator_set() {
+    let (ka, kb, kc) = (keypair("set-a"), keypair("set-b"), keypair("set-c"));
+    let a = start(config(&ka, &[&ka, &kb], &[])).await;
+    let b = start(config(&kb, &[&ka, &kb], &[&a])).await;
+    // c allows a and keeps dialing it; a refuses c until c joins the validator set.
+    let c = start(config(&kc, &[&ka, &kc], &[&a])).await;
+    let (a_handle, b_key, c_key) = (&a.handle, b.key, c.key);
+    eventually("a to be connected to b", || async move {
+        a_handle.peers().await == vec![b_key]
+    })
+    .await;
+    let c_handle = &c.handle;
+    eventually("c's dials of a to fail", || async move {
+        c_handle
+            .bootstrap_status()
+            .await
+            .iter()
+            .any(|s| s.failures >= 1)
+    })
+    .await;
+    assert!(!a.handle.peers().await.contains(&c.key));
+
+    // c joins: a allows it and dials it at the address given.
+    a.handle
+        .set_validators(vec![(b.key, b.addr.clone()), (c.key, c.addr.clone())])
+        .await
+        .unwrap();
+    eventually("a to be connected to c", || async move {
+        a_handle.peers().await.contains(&c_key)
+    })
+    .await;
+    assert!(a
+        .handle
+        .bootstrap_status()
+        .await
+        .iter()
+        .any(|s| s.key == c.key && s.addr == c.addr));
+
+    // c leaves: a drops the connection and refuses c's redials.
+    a.handle
+        .set_validators(vec![(b.key, b.addr.clone())])
+        .await
+        .unwrap();
+    eventually("a to drop c", || async move {
+        a_handle.peers().await == vec![b_key]
+    })
+    .await;
+    let failures = |status: Vec<BootstrapStatus>| status.iter().map(|s| s.failures).sum::<u32>();
+    let before = failures(c.handle.bootstrap_status().await);
+    eventually("c's redials of a to be refused", || async move {
+        failures(c_handle.bootstrap_status().await) > before
+    })
+    .await;
+    assert_eq!(a.handle.peers().await, vec![b.key]);
+    assert!(!a
+        .handle
+        .bootstrap_status()
+        .await
+        .iter()
+        .any(|s| s.key == c.key));
+    // b, allowed from the start without being dialed, stays allowed.
+    assert!(b.handle.peers().await.contains(&a.key));
+    for node in [&a, &b, &c] {
+        node.handle.shutdown().await;
+    }
+}
+
+#[tokio::test]
 async fn publishing_without_subscribers_says_so() {
     let k = keypair("alone");
     let node = start(config(&k, &[&k], &[])).await;
