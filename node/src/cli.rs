@@ -89,9 +89,21 @@ pub struct InitArgs {
     /// Address of the JSON-RPC server.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9944")]
     pub rpc_listen: std::net::SocketAddr,
-    /// Multiaddr to listen on for peers (default: the validator's address in the spec).
+    /// Multiaddr to listen on for peers (default: the validator's address in the spec;
+    /// with --join, required: it is the address the other validators will dial).
     #[arg(long, value_name = "MULTIADDR")]
     pub p2p_listen: Option<String>,
+    /// The validator is not in the spec and joins through governance: keys are
+    /// generated unless given, and HOME/validator.json holds the validator to add in an
+    /// architecture change's `validator_updates`.
+    #[arg(long, requires_all = ["region", "p2p_listen"])]
+    pub join: bool,
+    /// With --join: the validator's region.
+    #[arg(long, value_name = "REGION", requires = "join")]
+    pub region: Option<String>,
+    /// With --join: the validator's voting power.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub power: u64,
 }
 
 /// `accord run …`
@@ -301,10 +313,15 @@ fn init(args: InitArgs) -> Result<()> {
     let keys = match (args.keys, args.consensus_key, args.p2p_key) {
         (Some(dir), _, _) => KeySource::Directory(dir),
         (None, Some(consensus), Some(p2p)) => KeySource::Files { consensus, p2p },
+        _ if args.join => KeySource::Generate,
         _ => bail!(
             "say where the validator's keys are: --keys DIR, or --consensus-key FILE and --p2p-key FILE"
         ),
     };
+    let join = args.join.then(|| crate::init::Join {
+        region: args.region.clone().unwrap_or_default(),
+        power: args.power,
+    });
     let options = InitOptions {
         spec: args.spec,
         validator: args.validator,
@@ -312,6 +329,7 @@ fn init(args: InitArgs) -> Result<()> {
         keys,
         rpc_listen: args.rpc_listen,
         p2p_listen: args.p2p_listen,
+        join,
     };
     let config = crate::init::init(&options)?;
     println!(
@@ -322,6 +340,12 @@ fn init(args: InitArgs) -> Result<()> {
         config.rpc.listen,
         options.home.display()
     );
+    if config.joined_by_governance {
+        println!(
+            "this validator joins through governance: propose an architecture change whose validator_updates hold {{\"op\": \"add\", \"validator\": …}} with the validator in {}; until the change takes effect the node follows the chain without voting",
+            options.home.join(crate::init::JOINING_VALIDATOR_FILE).display()
+        );
+    }
     Ok(())
 }
 

@@ -13,6 +13,13 @@
 //!
 //! The key files must hold the keys the chain spec names for the validator: a node
 //! started with other keys could neither vote nor be let in by its peers.
+//!
+//! A validator that is not in the chain spec joins through governance: `accord init
+//! --join` takes (or generates) its keys, writes a home whose configuration says
+//! `joined_by_governance = true`, and writes `validator.json`, the validator as an
+//! architecture change's `validator_updates` entry (`{"op": "add", "validator": …}`)
+//! adds it. Once such a change takes effect on chain, the other validators let the
+//! node in; it catches up and votes.
 
 use std::fs::{self, DirBuilder};
 use std::net::SocketAddr;
@@ -20,7 +27,8 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use accord_chain_spec::ChainSpec;
-use accord_types::{Keypair, PublicKey};
+use accord_types::governance::ValidatorSpec;
+use accord_types::{Keypair, PublicKey, RegionId};
 use anyhow::{bail, Context, Result};
 
 use crate::config::{Config, CONFIG_FILE};
@@ -42,7 +50,22 @@ pub enum KeySource {
         /// The p2p key file.
         p2p: PathBuf,
     },
+    /// New keys, generated from the operating system's randomness (only with `--join`:
+    /// the keys of a validator in the spec are the spec's).
+    Generate,
 }
+
+/// A validator to be added by governance rather than named in the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Join {
+    /// Its region.
+    pub region: String,
+    /// Its voting power.
+    pub power: u64,
+}
+
+/// The file, in a joining validator's home, that holds the validator to propose.
+pub const JOINING_VALIDATOR_FILE: &str = "validator.json";
 
 /// What `accord init` needs.
 #[derive(Debug, Clone)]
@@ -59,6 +82,8 @@ pub struct InitOptions {
     pub rpc_listen: SocketAddr,
     /// The p2p listen address; the spec's address for the validator when `None`.
     pub p2p_listen: Option<String>,
+    /// Set for a validator that is not in the spec and joins through governance.
+    pub join: Option<Join>,
 }
 
 /// Reads and validates a chain spec file.
@@ -91,10 +116,57 @@ pub fn read_spec(path: &Path) -> Result<(ChainSpec, Vec<u8>)> {
 /// Creates the home directory. Returns the configuration written.
 pub fn init(options: &InitOptions) -> Result<Config> {
     let (spec, spec_bytes) = read_spec(&options.spec)?;
+    let (consensus, p2p, listen, joining) = match &options.join {
+        None => {
+            let (consensus, p2p, validator) = spec_keys(&spec, options)?;
+            let listen = options
+                .p2p_listen
+                .clone()
+                .unwrap_or_else(|| validator.listen_addr.clone());
+            (consensus, p2p, listen, None)
+        }
+        Some(join) => {
+            let (consensus, p2p, joining) = joining_keys(&spec, options, join)?;
+            (consensus, p2p, joining.listen_addr.clone(), Some(joining))
+        }
+    };
+    let home = &options.home;
+    let config_path = home.join(CONFIG_FILE);
+    if config_path.exists() {
+        bail!(
+            "{} already exists; `accord init` never overwrites a node's home: choose another --home",
+            config_path.display()
+        );
+    }
+    private_dir(home)?;
+    private_dir(&home.join("keys"))?;
+    let mut config = Config::new(&options.validator, listen, options.rpc_listen);
+    config.joined_by_governance = joining.is_some();
+    keyfile::write(&home.join(&config.keys.consensus), &consensus)?;
+    keyfile::write(&home.join(&config.keys.p2p), &p2p)?;
+    let spec_path = home.join(&config.chain_spec);
+    fs::write(&spec_path, spec_bytes)
+        .with_context(|| format!("cannot write {}", spec_path.display()))?;
+    if let Some(joining) = &joining {
+        let mut json = serde_json::to_string_pretty(joining)?;
+        json.push('\n');
+        write_synced(&home.join(JOINING_VALIDATOR_FILE), json.as_bytes())?;
+    }
+    private_dir(&home.join(&config.data_dir))?;
+    // The configuration last: its presence marks a complete home.
+    write_synced(&config_path, config.to_toml().as_bytes())?;
+    Ok(config)
+}
+
+/// The keys of a validator named in the spec, checked against it.
+fn spec_keys<'a>(
+    spec: &'a ChainSpec,
+    options: &InitOptions,
+) -> Result<(Keypair, Keypair, &'a ValidatorSpec)> {
     let Some(validator) = spec.validator(&options.validator) else {
         let names: Vec<&str> = spec.validators().iter().map(|v| v.name.as_str()).collect();
         bail!(
-            "the chain spec has no validator named {:?}; its validators are: {}",
+            "the chain spec has no validator named {:?}; its validators are: {} (a validator added by governance is initialised with --join)",
             options.validator,
             names.join(", ")
         );
@@ -105,6 +177,10 @@ pub fn init(options: &InitOptions) -> Result<Config> {
             dir.join(format!("{}.p2p.key", validator.name)),
         ),
         KeySource::Files { consensus, p2p } => (consensus.clone(), p2p.clone()),
+        KeySource::Generate => bail!(
+            "validator {} is in the chain spec, which names its keys: give them with --keys or --consensus-key and --p2p-key",
+            validator.name
+        ),
     };
     let consensus = keyfile::read(&consensus_file)?;
     let p2p = keyfile::read(&p2p_file)?;
@@ -116,34 +192,64 @@ pub fn init(options: &InitOptions) -> Result<Config> {
         &validator.name,
     )?;
     expect_key(&p2p, &validator.p2p_key, &p2p_file, "p2p", &validator.name)?;
-
-    let home = &options.home;
-    let config_path = home.join(CONFIG_FILE);
-    if config_path.exists() {
-        bail!(
-            "{} already exists; `accord init` never overwrites a node's home: choose another --home",
-            config_path.display()
-        );
-    }
-    private_dir(home)?;
-    private_dir(&home.join("keys"))?;
-    let listen = options
-        .p2p_listen
-        .clone()
-        .unwrap_or_else(|| validator.listen_addr.clone());
-    let config = Config::new(&validator.name, listen, options.rpc_listen);
-    keyfile::write(&home.join(&config.keys.consensus), &consensus)?;
-    keyfile::write(&home.join(&config.keys.p2p), &p2p)?;
-    let spec_path = home.join(&config.chain_spec);
-    fs::write(&spec_path, spec_bytes)
-        .with_context(|| format!("cannot write {}", spec_path.display()))?;
-    private_dir(&home.join(&config.data_dir))?;
-    // The configuration last: its presence marks a complete home.
-    write_synced(&config_path, config.to_toml().as_bytes())?;
-    Ok(config)
+    Ok((consensus, p2p, validator))
 }
 
-fn expect_key(
+/// The keys of a validator that joins through governance, and the validator to propose.
+fn joining_keys(
+    spec: &ChainSpec,
+    options: &InitOptions,
+    join: &Join,
+) -> Result<(Keypair, Keypair, ValidatorSpec)> {
+    let name = &options.validator;
+    if spec.validator(name).is_some() {
+        bail!("validator {name:?} is in the chain spec already; initialise it without --join");
+    }
+    let region = RegionId::new(&join.region)
+        .with_context(|| format!("--region {:?} is not a region name", join.region))?;
+    if join.power == 0 {
+        bail!("--power must be at least 1");
+    }
+    let Some(listen) = options.p2p_listen.clone() else {
+        bail!("--join needs --p2p-listen: the address the other validators will dial");
+    };
+    listen
+        .parse::<libp2p::Multiaddr>()
+        .with_context(|| format!("--p2p-listen {listen:?} is not a multiaddr"))?;
+    let (consensus, p2p) = match &options.keys {
+        KeySource::Generate => (
+            Keypair::generate(&mut rand_core::OsRng),
+            Keypair::generate(&mut rand_core::OsRng),
+        ),
+        KeySource::Directory(dir) => (
+            keyfile::read(&dir.join(format!("{name}.key")))?,
+            keyfile::read(&dir.join(format!("{name}.p2p.key")))?,
+        ),
+        KeySource::Files { consensus, p2p } => (keyfile::read(consensus)?, keyfile::read(p2p)?),
+    };
+    let taken = spec
+        .validators()
+        .iter()
+        .find(|v| v.consensus_key == consensus.public() || v.p2p_key == p2p.public());
+    if let Some(other) = taken {
+        bail!(
+            "validator {} of the chain spec holds these keys already",
+            other.name
+        );
+    }
+    let validator = ValidatorSpec {
+        name: name.clone(),
+        region,
+        consensus_key: consensus.public(),
+        p2p_key: p2p.public(),
+        listen_addr: listen,
+        power: join.power,
+    };
+    Ok((consensus, p2p, validator))
+}
+
+/// Refuses a key file that does not hold the key the chain spec names.
+pub(crate) fn expect_key(
     keypair: &Keypair,
     expected: &PublicKey,
     file: &Path,

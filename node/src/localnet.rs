@@ -103,6 +103,7 @@ pub fn prepare(home: &Path, shape: Shape, fresh: bool) -> Result<Vec<LocalNode>>
                 keys: KeySource::Directory(keys.clone()),
                 rpc_listen: ([127, 0, 0, 1], rpc_port).into(),
                 p2p_listen: None,
+                join: None,
             })?;
         }
         fs::write(&marker, serde_json::to_string_pretty(&shape)?)

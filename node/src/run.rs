@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, LogFormat, Overrides};
 use crate::driver::{self, DriverParts, DroppedLog, NodeStatus};
-use crate::init::{private_dir, read_spec};
+use crate::init::{expect_key, private_dir, read_spec};
 use crate::keyfile;
 use crate::mempool::Mempool;
 use crate::p2p::{self, P2pConfig};
@@ -100,33 +100,34 @@ pub fn run(home: &Path, overrides: &Overrides) -> Result<()> {
 
 async fn run_async(config: Config) -> Result<()> {
     let (spec, _) = read_spec(&config.chain_spec)?;
-    let Some(me) = spec.validator(&config.validator) else {
-        bail!(
-            "configuration names validator {:?}, which is not in the chain spec {}",
-            config.validator,
-            config.chain_spec.display()
-        );
-    };
     let consensus_key = keyfile::read(&config.keys.consensus)?;
     let p2p_key = keyfile::read(&config.keys.p2p)?;
-    if consensus_key.public() != me.consensus_key {
-        bail!(
-            "{} holds {}, but the chain spec names {} as the consensus key of {}",
-            config.keys.consensus.display(),
-            consensus_key.public(),
-            me.consensus_key,
-            me.name
-        );
-    }
-    if p2p_key.public() != me.p2p_key {
-        bail!(
-            "{} holds {}, but the chain spec names {} as the p2p key of {}",
-            config.keys.p2p.display(),
-            p2p_key.public(),
-            me.p2p_key,
-            me.name
-        );
-    }
+    let region = match (spec.validator(&config.validator), config.joined_by_governance) {
+        (Some(me), false) => {
+            let (consensus_file, p2p_file) = (&config.keys.consensus, &config.keys.p2p);
+            expect_key(&consensus_key, &me.consensus_key, consensus_file, "consensus", &me.name)?;
+            expect_key(&p2p_key, &me.p2p_key, p2p_file, "p2p", &me.name)?;
+            Some(me.region.as_str().to_owned())
+        }
+        (Some(_), true) => bail!(
+            "configuration sets joined_by_governance, but validator {:?} is in the chain spec {}; remove the setting",
+            config.validator,
+            config.chain_spec.display()
+        ),
+        (None, false) => bail!(
+            "configuration names validator {:?}, which is not in the chain spec {}; a validator added by a validator-set change on chain sets `joined_by_governance = true` (see `accord init --join`)",
+            config.validator,
+            config.chain_spec.display()
+        ),
+        (None, true) => {
+            info!(
+                validator = %config.validator,
+                consensus_key = %consensus_key.public(),
+                "not in the chain spec: following the chain, voting once a validator-set change on chain holds this consensus key"
+            );
+            None
+        }
+    };
     private_dir(&config.data_dir)?;
     let paths = DataPaths::new(&config.data_dir);
     let storage = Arc::new(open_storage(&paths.db, &spec)?);
@@ -192,8 +193,8 @@ async fn run_async(config: Config) -> Result<()> {
     )
     .await?;
     info!(
-        validator = %me.name,
-        region = me.region.as_str(),
+        validator = %config.validator,
+        region = region.as_deref().unwrap_or("(set on chain)"),
         rpc = %format!("http://{rpc_addr}"),
         p2p = %config.p2p.listen,
         "node started"

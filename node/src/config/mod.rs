@@ -87,6 +87,10 @@ pub struct Config {
     pub chain_spec: PathBuf,
     /// This node's validator name in the chain spec.
     pub validator: String,
+    /// The validator is not in the chain spec: a validator-set change on chain adds
+    /// (or added) it. Until then the node follows the chain without voting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub joined_by_governance: bool,
     /// Where the database, the consensus log and the signer state live.
     #[serde(default = "defaults::data_dir")]
     pub data_dir: PathBuf,
@@ -234,6 +238,7 @@ impl Config {
         Self {
             chain_spec: PathBuf::from("spec.json"),
             validator: validator.to_owned(),
+            joined_by_governance: false,
             data_dir: defaults::data_dir(),
             keys: KeysConfig {
                 consensus: PathBuf::from("keys/consensus.key"),
@@ -392,6 +397,14 @@ mod tests {
         let config = sample();
         let text = config.to_toml();
         assert_eq!(Config::parse(&text, Path::new("c.toml")).unwrap(), config);
+        assert!(!text.contains("joined_by_governance"), "{text}");
+        let joined = Config {
+            joined_by_governance: true,
+            ..sample()
+        };
+        let text = joined.to_toml();
+        assert!(text.contains("joined_by_governance = true"), "{text}");
+        assert_eq!(Config::parse(&text, Path::new("c.toml")).unwrap(), joined);
     }
 
     #[test]

@@ -109,6 +109,23 @@ impl Net {
         }
     }
 
+    /// The p2p and RPC ports of node `index` in this network's block of ports (for a
+    /// node added later).
+    pub fn ports_for(&self, index: usize) -> (u16, u16) {
+        let index = u16::try_from(index).unwrap();
+        assert!(index < PORT_BLOCK / 2);
+        (
+            self._ports.base + index,
+            self._ports.base + PORT_BLOCK / 2 + index,
+        )
+    }
+
+    /// Adds a node (not started); returns its index.
+    pub fn add(&mut self, node: LocalNode) -> usize {
+        self.nodes.push(NodeProc { node, child: None });
+        self.nodes.len() - 1
+    }
+
     /// A key file of the network (accounts: `author`, `eu-voter-1`, …).
     pub fn key(&self, name: &str) -> PathBuf {
         self.home.join("keys").join(format!("{name}.key"))

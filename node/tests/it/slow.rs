@@ -209,3 +209,112 @@ async fn with_two_of_four_stopped_the_chain_halts_and_resumes_after_restart() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_added_by_governance_joins_and_votes() {
+    use accord_types::governance::{
+        InfrastructureChange, InfrastructureChangeKind, ProposalBody, ValidatorChange, VoteChoice,
+    };
+    let limit = Duration::from_secs(180);
+    let mut net = Net::new(4, 2);
+    net.start_all();
+    net.wait_height(0, 2, limit).await;
+
+    // A fifth validator, not in the spec: `init --join` generates its keys.
+    let (p2p_port, rpc_port) = net.ports_for(4);
+    let home = net.home.join("nodes").join("eu-3");
+    let out = crate::accord()
+        .args(["init", "--spec"])
+        .arg(net.home.join("spec.json"))
+        .args(["--validator", "eu-3", "--home"])
+        .arg(&home)
+        .args(["--join", "--region", "eu", "--p2p-listen"])
+        .arg(format!("/ip4/127.0.0.1/tcp/{p2p_port}"))
+        .arg("--rpc-listen")
+        .arg(format!("127.0.0.1:{rpc_port}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    assert!(crate::stdout(&out).contains("joins through governance"));
+    let validator: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("validator.json")).unwrap())
+            .unwrap();
+    let key = validator["consensus_key"].as_str().unwrap().to_owned();
+    let joiner = net.add(accord_node::localnet::LocalNode {
+        name: "eu-3".into(),
+        region: "eu".into(),
+        home: home.clone(),
+        rpc: format!("http://127.0.0.1:{rpc_port}"),
+    });
+    net.start(joiner);
+    // Not a validator yet: it runs, but nobody lets it in.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(net.height(joiner).await, Some(0));
+
+    // The architecture change that adds it, approved by both regions' voters.
+    let body = ProposalBody::InfrastructureChange(InfrastructureChange {
+        change: InfrastructureChangeKind::ArchitectureChange,
+        resources: vec!["validator eu-3".into()],
+        validator_updates: vec![ValidatorChange::Add {
+            validator: serde_json::from_value(validator).unwrap(),
+        }],
+    });
+    let draft = net.home.join("add-eu-3.json");
+    let proposal = accord_runtime::test_utils::draft(&["eu", "us"], body);
+    std::fs::write(&draft, serde_json::to_string_pretty(&proposal).unwrap()).unwrap();
+    let rpc = net.nodes[0].node.rpc.clone();
+    let propose = accord_node::client::TxAction::Propose { draft };
+    assert!(
+        accord_node::client::send(&rpc, &net.key("author"), &propose, true)
+            .await
+            .unwrap()
+    );
+    for voter in ["eu-voter-1", "eu-voter-2", "us-voter-1", "us-voter-2"] {
+        let vote = accord_node::client::TxAction::Vote {
+            proposal: 1,
+            region: voter[..2].into(),
+            choice: VoteChoice::Yes,
+        };
+        assert!(
+            accord_node::client::send(&rpc, &net.key(voter), &vote, true)
+                .await
+                .unwrap()
+        );
+    }
+
+    // Once the change takes effect the others let it in; it catches up and its
+    // precommits appear in the certificates.
+    let deadline = std::time::Instant::now() + limit;
+    let signed_at = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new validator never signed a certificate; its log:\n{}",
+            crate::net::tail(&net.log(joiner), 40)
+        );
+        let height = net.height(0).await.unwrap();
+        let block = net
+            .client(0)
+            .call("chain_getBlock", rpc_params![height])
+            .await
+            .unwrap();
+        let signers: Vec<&str> = block["block"]["last_commit"]["signatures"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|s| s["validator"].as_str()).collect())
+            .unwrap_or_default();
+        if signers.contains(&key.as_str()) {
+            break height;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    net.wait_height(joiner, signed_at + 3, limit).await;
+    for height in [1, signed_at - 1, signed_at, signed_at + 3] {
+        assert_eq!(
+            net.block(joiner, height).await,
+            net.block(0, height).await,
+            "height {height}"
+        );
+    }
+    for i in 0..5 {
+        assert!(!net.log(i).contains("equivocation"), "node {i}");
+    }
+}
