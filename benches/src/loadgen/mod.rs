@@ -239,7 +239,7 @@ pub async fn run(config: &Config) -> Result<Report> {
         let status = client
             .status()
             .await
-            .with_context(|| format!("cannot reach the node at {url}; is the network running?"))?;
+            .with_context(|| format!("cannot reach the node at {url} (is the network running?)"))?;
         let id = status
             .get("chain_id")
             .and_then(Value::as_str)
