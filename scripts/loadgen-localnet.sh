@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Figures of BENCHMARKS.md "Node under load": a fresh four-validator local network,
 # its heights per second with no load for 20 s, then loadgen for DURATION seconds after
-# WARMUP seconds of warm-up. Extra arguments go to loadgen (e.g. --in-flight 16, --json).
+# WARMUP seconds of warm-up, with the CPU time the nodes and loadgen used during it.
+# Extra arguments go to loadgen (e.g. --in-flight 16, --json).
 #   scripts/loadgen-localnet.sh [debug|release] [loadgen args…]
 set -u
 cd "$(dirname "$0")/.."
@@ -27,6 +28,12 @@ until height > /dev/null 2>&1; do sleep 1; done
 sleep 5
 h0=$(height); sleep 20; h1=$(height)
 echo "no load: $((h1 - h0)) heights in 20 s"
+# CPU seconds (user + system) of the four `accord run` children of localnet.
+nodes_cpu() { ps -o cputimes= --ppid "$LN" | awk '{ s += $1 } END { print s }'; }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$LOADGEN" --home "$H" --duration "$DURATION" --warmup "$WARMUP" "$@"
+c0=$(nodes_cpu); t0=$(date +%s)
+/usr/bin/time -f "loadgen used %U s user + %S s system CPU in %e s" \
+    "$LOADGEN" --home "$H" --duration "$DURATION" --warmup "$WARMUP" "$@"
+c1=$(nodes_cpu); t1=$(date +%s)
+echo "the nodes used $((c1 - c0)) s CPU in $((t1 - t0)) s"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
