@@ -15,6 +15,12 @@
 //! ```
 //!
 //! Run them with `cargo bench -p accord-benches`.
+//!
+//! The [`loadgen`] module is the other half of the crate: a load generator that signs
+//! and submits governance transactions to a running network over JSON-RPC and measures
+//! finalized transactions per second and submit-to-finality latency (binary `loadgen`).
+
+pub mod loadgen;
 
 use accord_types::block::{evidence_root, transactions_root};
 use accord_types::governance::{

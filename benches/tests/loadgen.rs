@@ -1,0 +1,304 @@
+//! `loadgen` against a real local network: four `accord run` processes started by
+//! `accord localnet`, RocksDB on disk, libp2p on loopback.
+
+mod slow {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, ExitStatus, Stdio};
+    use std::sync::atomic::{AtomicU16, Ordering};
+    use std::time::{Duration, Instant};
+
+    use accord_benches::loadgen::{self, status_name, Config, Target};
+    use accord_node::client::Client;
+    use jsonrpsee::rpc_params;
+    use serde_json::Value;
+
+    /// Ports from below the kernel's ephemeral range, claimed in blocks of 20 through
+    /// lock files shared with the node's multi-process tests (`node/tests/it/net.rs`),
+    /// so that tests running side by side never share a port.
+    const PORT_FIRST: u16 = 10_000;
+    const PORT_BLOCKS: u16 = 1_100;
+    const PORT_BLOCK: u16 = 20;
+
+    struct PortBlock {
+        base: u16,
+        lock: PathBuf,
+    }
+
+    impl Drop for PortBlock {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.lock);
+        }
+    }
+
+    fn claim_ports() -> PortBlock {
+        static NEXT: AtomicU16 = AtomicU16::new(0);
+        let dir = std::env::temp_dir().join("accord-test-ports");
+        std::fs::create_dir_all(&dir).unwrap();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let start = (std::process::id() ^ nanos) as u16 % PORT_BLOCKS;
+        for attempt in 0..PORT_BLOCKS {
+            let offset = NEXT.fetch_add(1, Ordering::SeqCst);
+            let block = (start + attempt + offset) % PORT_BLOCKS;
+            let base = PORT_FIRST + block * PORT_BLOCK;
+            let lock = dir.join(base.to_string());
+            // A claim older than an hour is left over from a killed test run.
+            let stale = std::fs::metadata(&lock)
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|at| at.elapsed().unwrap_or_default() > Duration::from_secs(3600));
+            if stale {
+                let _ = std::fs::remove_file(&lock);
+            }
+            if std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+                .is_err()
+            {
+                continue;
+            }
+            let claimed = PortBlock { base, lock };
+            let free = (base..base + PORT_BLOCK)
+                .all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+            if free {
+                return claimed;
+            }
+        }
+        panic!("no free block of {PORT_BLOCK} ports from {PORT_FIRST}");
+    }
+
+    /// The `accord` binary of the same build: `target/<profile>/accord`, next to the
+    /// `deps/` directory that holds this test.
+    fn accord_binary() -> PathBuf {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from target/<profile>/deps");
+        let accord = profile_dir.join("accord");
+        assert!(
+            accord.exists(),
+            "{} is missing: build the workspace first (`cargo build --workspace --all-targets`, \
+             or run the tests with `cargo nextest run --workspace`)",
+            accord.display()
+        );
+        accord
+    }
+
+    /// A running `accord localnet`; stopped with SIGINT, killed on drop if still running.
+    struct Localnet {
+        child: Option<Child>,
+        home: PathBuf,
+        output: PathBuf,
+        _dir: tempfile::TempDir,
+        _ports: PortBlock,
+    }
+
+    impl Localnet {
+        fn start(validators: usize, regions: usize) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let home = dir.path().join("net");
+            let output = dir.path().join("localnet.out");
+            let ports = claim_ports();
+            let log = std::fs::File::create(&output).unwrap();
+            let child = Command::new(accord_binary())
+                .arg("localnet")
+                .arg("--home")
+                .arg(&home)
+                .args(["--validators", &validators.to_string()])
+                .args(["--regions", &regions.to_string()])
+                .args(["--base-port", &ports.base.to_string()])
+                .args(["--rpc-port", &(ports.base + PORT_BLOCK / 2).to_string()])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            Self {
+                child: Some(child),
+                home,
+                output,
+                _dir: dir,
+                _ports: ports,
+            }
+        }
+
+        /// What `accord localnet` printed, and the tail of the first node's log.
+        fn diagnostics(&self) -> String {
+            let printed = std::fs::read_to_string(&self.output).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.home.join("nodes/eu-1/node.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!(
+                "accord localnet printed:\n{printed}\neu-1's log ends:\n{}",
+                tail.join("\n")
+            )
+        }
+
+        /// Waits until every node has finalized `height`.
+        async fn wait_height(&self, rpc: &[String], height: u64, limit: Duration) {
+            let deadline = Instant::now() + limit;
+            for url in rpc {
+                let client = Client::new(url).unwrap();
+                loop {
+                    let reached = client
+                        .status()
+                        .await
+                        .ok()
+                        .and_then(|s| s.get("height").and_then(Value::as_u64))
+                        .is_some_and(|h| h >= height);
+                    if reached {
+                        break;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "{url} did not reach height {height} within {limit:?}\n{}",
+                        self.diagnostics()
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+
+        /// SIGINT, as Ctrl-C would; returns the exit status.
+        fn interrupt(&mut self, limit: Duration) -> ExitStatus {
+            let mut child = self.child.take().expect("localnet runs");
+            signal(&child, "-INT");
+            wait_for(&mut child, limit).unwrap_or_else(|| {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "accord localnet did not stop within {limit:?} of SIGINT\n{}",
+                    self.diagnostics()
+                )
+            })
+        }
+    }
+
+    impl Drop for Localnet {
+        fn drop(&mut self) {
+            // A failed test: stop the nodes through localnet if it listens, else kill it.
+            if let Some(mut child) = self.child.take() {
+                signal(&child, "-TERM");
+                if wait_for(&mut child, Duration::from_secs(20)).is_none() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+        }
+    }
+
+    fn signal(child: &Child, which: &str) {
+        let _ = Command::new("kill")
+            .arg(which)
+            .arg(child.id().to_string())
+            .status();
+    }
+
+    fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn loadgen_finalizes_every_transaction_and_its_proposals_are_approved() {
+        let mut net = Localnet::start(4, 2);
+        // localnet writes the home before it starts the nodes.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !net.home.join("localnet.json").exists() {
+            assert!(Instant::now() < deadline, "{}", net.diagnostics());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let target = Target::from_home(&net.home).unwrap();
+        assert_eq!(target.rpc.len(), 4);
+        net.wait_height(&target.rpc, 2, Duration::from_secs(120))
+            .await;
+
+        let mut config = Config::new(target.clone());
+        config.warmup = Duration::from_secs(2);
+        config.duration = Duration::from_secs(8);
+        config.drain = Duration::from_secs(60);
+        // Two regions make a medium-tier proposal: voting closes 40 blocks after it opens.
+        config.await_decisions = Some(Duration::from_secs(120));
+        let report = loadgen::run(&config).await.unwrap();
+        println!("{report}");
+
+        // Load went through.
+        assert!(report.window.finalized > 0, "{report}");
+        assert!(report.window.tx_per_s > 0.0, "{report}");
+        assert!(report.latency.is_some(), "{report}");
+        assert!(report.proposals_created > 0, "{report}");
+        // Nothing lost: every accepted transaction was finalized; a refused one that was
+        // given up is counted under its code.
+        assert_eq!(report.lost(), 0, "{report}");
+        assert_eq!(
+            report.sent_proposals + report.sent_votes,
+            report.finalized_proposals + report.finalized_votes + report.unresolved.late,
+            "{report}"
+        );
+        assert!(
+            report.abandoned.keys().all(|code| !code.is_empty()),
+            "{report}"
+        );
+        assert_eq!(report.transport_errors, 0, "{report}");
+        // Every finalized proposal succeeded, every proposal got its four votes (two
+        // voters in each of two regions), and every vote counts in its tally.
+        assert!(report.failed_receipts.is_empty(), "{report}");
+        assert_eq!(
+            report.proposals_created as u64, report.finalized_proposals,
+            "{report}"
+        );
+        assert_eq!(
+            report.finalized_votes,
+            4 * report.proposals_created as u64,
+            "{report}"
+        );
+        assert_eq!(report.votes_not_counted, 0, "{report}");
+
+        // Approved: asked of another node than the one loadgen read blocks from.
+        let approved: BTreeSet<&str> = ["approved", "queued", "executing"].into();
+        let other = Client::new(&target.rpc[3]).unwrap();
+        let mut ids = report.proposal_ids.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), report.proposals_created);
+        for id in ids {
+            let view = other
+                .call("gov_getProposal", rpc_params![id])
+                .await
+                .unwrap();
+            let status = status_name(&view);
+            assert!(
+                status.as_deref().is_some_and(|s| approved.contains(s)),
+                "proposal #{id} is {status:?}: {view}"
+            );
+            let yes: u64 = view["tallies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|entry| entry[1]["yes"].as_u64().unwrap())
+                .sum();
+            assert_eq!(yes, 4, "proposal #{id}: {view}");
+        }
+        let decisions = report.decisions.clone().unwrap();
+        assert!(
+            decisions.keys().all(|s| approved.contains(s.as_str())),
+            "{report}"
+        );
+
+        let status = net.interrupt(Duration::from_secs(30));
+        assert!(status.success(), "{status}\n{}", net.diagnostics());
+    }
+}
