@@ -45,6 +45,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use accord_node::client::Client;
+use accord_node::rpc::TX_REFUSED;
 use accord_types::codec::hex_encode;
 use accord_types::governance::{
     DocumentKind, DocumentationChange, ExecutionMode, ImpactAssessment, ProposalBody,
@@ -66,8 +67,6 @@ use stats::Summary;
 use tracker::{Pending, TxKind};
 use window::NonceWindow;
 
-/// The JSON-RPC error code of a refused transaction (`accord_node::rpc::TX_REFUSED`).
-const TX_REFUSED: i32 = -32010;
 /// Sends of one transaction before it is given up.
 const MAX_ATTEMPTS: u32 = 20;
 /// Pause before sending a refused transaction again.
