@@ -1,11 +1,14 @@
 //! `loadgen` against a real local network: four `accord run` processes started by
 //! `accord localnet`, RocksDB on disk, libp2p on loopback.
 
+/// Port blocks claimed through the same lock files as the node's multi-process tests.
+#[path = "../../node/tests/it/ports.rs"]
+mod ports;
+
 mod slow {
     use std::collections::BTreeSet;
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, ExitStatus, Stdio};
-    use std::sync::atomic::{AtomicU16, Ordering};
     use std::time::{Duration, Instant};
 
     use accord_benches::loadgen::{self, status_name, Config, Target};
@@ -13,62 +16,7 @@ mod slow {
     use jsonrpsee::rpc_params;
     use serde_json::Value;
 
-    /// Ports from below the kernel's ephemeral range, claimed in blocks of 20 through
-    /// lock files shared with the node's multi-process tests (`node/tests/it/net.rs`),
-    /// so that tests running side by side never share a port.
-    const PORT_FIRST: u16 = 10_000;
-    const PORT_BLOCKS: u16 = 1_100;
-    const PORT_BLOCK: u16 = 20;
-
-    struct PortBlock {
-        base: u16,
-        lock: PathBuf,
-    }
-
-    impl Drop for PortBlock {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.lock);
-        }
-    }
-
-    fn claim_ports() -> PortBlock {
-        static NEXT: AtomicU16 = AtomicU16::new(0);
-        let dir = std::env::temp_dir().join("accord-test-ports");
-        std::fs::create_dir_all(&dir).unwrap();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let start = (std::process::id() ^ nanos) as u16 % PORT_BLOCKS;
-        for attempt in 0..PORT_BLOCKS {
-            let offset = NEXT.fetch_add(1, Ordering::SeqCst);
-            let block = (start + attempt + offset) % PORT_BLOCKS;
-            let base = PORT_FIRST + block * PORT_BLOCK;
-            let lock = dir.join(base.to_string());
-            // A claim older than an hour is left over from a killed test run.
-            let stale = std::fs::metadata(&lock)
-                .and_then(|meta| meta.modified())
-                .is_ok_and(|at| at.elapsed().unwrap_or_default() > Duration::from_secs(3600));
-            if stale {
-                let _ = std::fs::remove_file(&lock);
-            }
-            if std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&lock)
-                .is_err()
-            {
-                continue;
-            }
-            let claimed = PortBlock { base, lock };
-            let free = (base..base + PORT_BLOCK)
-                .all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
-            if free {
-                return claimed;
-            }
-        }
-        panic!("no free block of {PORT_BLOCK} ports from {PORT_FIRST}");
-    }
+    use super::ports::{claim_ports, PortBlock, PORTS_PER_KIND};
 
     /// The `accord` binary of the same build: `target/<profile>/accord`, next to the
     /// `deps/` directory that holds this test.
@@ -103,6 +51,10 @@ mod slow {
             let home = dir.path().join("net");
             let output = dir.path().join("localnet.out");
             let ports = claim_ports();
+            assert!(
+                validators <= PORTS_PER_KIND,
+                "a block of ports holds 10 nodes"
+            );
             let log = std::fs::File::create(&output).unwrap();
             let child = Command::new(accord_binary())
                 .arg("localnet")
@@ -110,8 +62,8 @@ mod slow {
                 .arg(&home)
                 .args(["--validators", &validators.to_string()])
                 .args(["--regions", &regions.to_string()])
-                .args(["--base-port", &ports.base.to_string()])
-                .args(["--rpc-port", &(ports.base + PORT_BLOCK / 2).to_string()])
+                .args(["--base-port", &ports.node(0).0.to_string()])
+                .args(["--rpc-port", &ports.node(0).1.to_string()])
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)

@@ -55,6 +55,20 @@ pub enum KeySource {
     Generate,
 }
 
+impl KeySource {
+    /// The consensus and p2p key files of validator `name`; `None` for new keys.
+    fn files(&self, name: &str) -> Option<(PathBuf, PathBuf)> {
+        match self {
+            Self::Directory(dir) => Some((
+                dir.join(format!("{name}.key")),
+                dir.join(format!("{name}.p2p.key")),
+            )),
+            Self::Files { consensus, p2p } => Some((consensus.clone(), p2p.clone())),
+            Self::Generate => None,
+        }
+    }
+}
+
 /// A validator to be added by governance rather than named in the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Join {
@@ -171,16 +185,11 @@ fn spec_keys<'a>(
             names.join(", ")
         );
     };
-    let (consensus_file, p2p_file) = match &options.keys {
-        KeySource::Directory(dir) => (
-            dir.join(format!("{}.key", validator.name)),
-            dir.join(format!("{}.p2p.key", validator.name)),
-        ),
-        KeySource::Files { consensus, p2p } => (consensus.clone(), p2p.clone()),
-        KeySource::Generate => bail!(
+    let Some((consensus_file, p2p_file)) = options.keys.files(&validator.name) else {
+        bail!(
             "validator {} is in the chain spec, which names its keys: give them with --keys or --consensus-key and --p2p-key",
             validator.name
-        ),
+        );
     };
     let consensus = keyfile::read(&consensus_file)?;
     let p2p = keyfile::read(&p2p_file)?;
@@ -216,16 +225,12 @@ fn joining_keys(
     listen
         .parse::<libp2p::Multiaddr>()
         .with_context(|| format!("--p2p-listen {listen:?} is not a multiaddr"))?;
-    let (consensus, p2p) = match &options.keys {
-        KeySource::Generate => (
+    let (consensus, p2p) = match options.keys.files(name) {
+        Some((consensus, p2p)) => (keyfile::read(&consensus)?, keyfile::read(&p2p)?),
+        None => (
             Keypair::generate(&mut rand_core::OsRng),
             Keypair::generate(&mut rand_core::OsRng),
         ),
-        KeySource::Directory(dir) => (
-            keyfile::read(&dir.join(format!("{name}.key")))?,
-            keyfile::read(&dir.join(format!("{name}.p2p.key")))?,
-        ),
-        KeySource::Files { consensus, p2p } => (keyfile::read(consensus)?, keyfile::read(p2p)?),
     };
     let taken = spec
         .validators()

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use accord_state::tree::{key_path, leaf_hash, node_hash, path_bit, value_hash, TREE_DEPTH};
 use accord_state::{StateStore, WriteBatch, EMPTY_ROOT, VALUE_PREFIX};
 use accord_types::Hash;
-use rocksdb::{ColumnFamily, PrefixRange, ReadOptions, Snapshot, WriteOptions, DB};
+use rocksdb::{
+    ColumnFamily, DBRawIteratorWithThreadMode, PrefixRange, ReadOptions, Snapshot, WriteOptions, DB,
+};
 
 use super::keys;
 
@@ -39,15 +41,45 @@ fn store_error(operation: &'static str, reason: impl fmt::Display) -> accord_sta
     }
 }
 
+fn state_cf(db: &DB) -> accord_state::Result<&ColumnFamily> {
+    db.cf_handle(keys::STATE)
+        .ok_or_else(|| store_error("open", "the state column family is missing"))
+}
+
+/// Bounds on an iterator, so RocksDB stops at the end of the prefix instead of reading
+/// the next key beyond it.
+fn prefix_bounds(prefix: &[u8]) -> ReadOptions {
+    let mut options = ReadOptions::default();
+    options.set_iterate_range(PrefixRange(prefix));
+    options
+}
+
+/// The visitor of [`StateStore::scan_prefix`].
+type Visitor<'f> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'f;
+
+/// Visits the entries of `prefix` from `iter` until `f` breaks.
+fn scan(
+    mut iter: DBRawIteratorWithThreadMode<'_, DB>,
+    prefix: &[u8],
+    f: &mut Visitor<'_>,
+) -> accord_state::Result<()> {
+    iter.seek(prefix);
+    while let Some((key, value)) = iter.item() {
+        if !key.starts_with(prefix) || f(key, value).is_break() {
+            break;
+        }
+        iter.next();
+    }
+    iter.status().map_err(|e| store_error("scan", e))
+}
+
 impl RocksState {
     pub(crate) fn new(db: Arc<DB>) -> Self {
         Self { db }
     }
 
     fn cf(&self) -> accord_state::Result<&ColumnFamily> {
-        self.db
-            .cf_handle(keys::STATE)
-            .ok_or_else(|| store_error("open", "the state column family is missing"))
+        state_cf(&self.db)
     }
 }
 
@@ -64,19 +96,10 @@ impl StateStore for RocksState {
         prefix: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> accord_state::Result<()> {
-        // Bounds on the iterator, so RocksDB stops at the end of the prefix instead of
-        // reading the next key beyond it.
-        let mut options = ReadOptions::default();
-        options.set_iterate_range(PrefixRange(prefix));
-        let mut iter = self.db.raw_iterator_cf_opt(self.cf()?, options);
-        iter.seek(prefix);
-        while let Some((key, value)) = iter.item() {
-            if !key.starts_with(prefix) || f(key, value).is_break() {
-                break;
-            }
-            iter.next();
-        }
-        iter.status().map_err(|e| store_error("scan", e))
+        let iter = self
+            .db
+            .raw_iterator_cf_opt(self.cf()?, prefix_bounds(prefix));
+        scan(iter, prefix, f)
     }
 
     fn write(&mut self, batch: &WriteBatch) -> accord_state::Result<()> {
@@ -124,9 +147,7 @@ impl<'a> StateSnapshot<'a> {
     }
 
     fn cf(&self) -> accord_state::Result<&'a ColumnFamily> {
-        self.db
-            .cf_handle(keys::STATE)
-            .ok_or_else(|| store_error("open", "the state column family is missing"))
+        state_cf(self.db)
     }
 }
 
@@ -143,17 +164,10 @@ impl StateStore for StateSnapshot<'_> {
         prefix: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> accord_state::Result<()> {
-        let mut options = ReadOptions::default();
-        options.set_iterate_range(PrefixRange(prefix));
-        let mut iter = self.snapshot.raw_iterator_cf_opt(self.cf()?, options);
-        iter.seek(prefix);
-        while let Some((key, value)) = iter.item() {
-            if !key.starts_with(prefix) || f(key, value).is_break() {
-                break;
-            }
-            iter.next();
-        }
-        iter.status().map_err(|e| store_error("scan", e))
+        let iter = self
+            .snapshot
+            .raw_iterator_cf_opt(self.cf()?, prefix_bounds(prefix));
+        scan(iter, prefix, f)
     }
 
     fn write(&mut self, _: &WriteBatch) -> accord_state::Result<()> {

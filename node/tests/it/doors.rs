@@ -143,27 +143,6 @@ fn tx_names_the_rpc_address_it_cannot_reach() {
     );
 }
 
-/// A node home for validator `us-1` of the local preset in `dir/node`.
-fn home(dir: &Path) -> std::path::PathBuf {
-    crate::init::local_spec(dir);
-    let out = run(
-        dir,
-        &[
-            "init",
-            "--spec",
-            "spec.json",
-            "--validator",
-            "us-1",
-            "--home",
-            "node",
-            "--keys",
-            "keys",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    dir.join("node")
-}
-
 /// `accord run` of `home` with `extra` flags; it must stop by itself.
 fn run_home(home: &Path, extra: &[&str]) -> Output {
     let home = home.to_str().unwrap();
@@ -175,7 +154,7 @@ fn run_home(home: &Path, extra: &[&str]) -> Output {
 #[test]
 fn run_refuses_configs_with_a_wrong_type_an_unknown_section_or_missing_files() {
     let dir = tempfile::tempdir().unwrap();
-    let home = home(dir.path());
+    let home = crate::init::us1_home(dir.path());
     let path = home.join("config.toml");
     let good = fs::read_to_string(&path).unwrap();
 
@@ -241,7 +220,7 @@ fn run_refuses_configs_with_a_wrong_type_an_unknown_section_or_missing_files() {
 #[test]
 fn run_names_a_port_already_taken_and_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let home = home(dir.path());
+    let home = crate::init::us1_home(dir.path());
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
 

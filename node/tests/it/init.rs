@@ -142,12 +142,11 @@ fn init_refuses_unknown_validators_and_foreign_keys() {
     );
 }
 
-#[test]
-fn run_refuses_a_config_with_a_typo() {
-    let dir = tempfile::tempdir().unwrap();
-    local_spec(dir.path());
+/// A node home for validator `us-1` of the local preset in `dir/node`.
+pub(crate) fn us1_home(dir: &std::path::Path) -> std::path::PathBuf {
+    local_spec(dir);
     let out = run(
-        dir.path(),
+        dir,
         &[
             "init",
             "--spec",
@@ -161,7 +160,13 @@ fn run_refuses_a_config_with_a_typo() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let path = dir.path().join("node/config.toml");
+    dir.join("node")
+}
+
+#[test]
+fn run_refuses_a_config_with_a_typo() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = us1_home(dir.path()).join("config.toml");
     let config = fs::read_to_string(&path).unwrap();
     fs::write(&path, config.replace("max_txs", "max_tx")).unwrap();
     let out = accord()

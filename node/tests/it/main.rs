@@ -5,6 +5,7 @@ mod faults;
 mod init;
 mod key;
 mod net;
+mod ports;
 mod slow;
 mod spec;
 

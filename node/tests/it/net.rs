@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use accord_node::client::Client;
@@ -10,64 +9,7 @@ use accord_node::localnet::{prepare, LocalNode, Shape};
 use jsonrpsee::rpc_params;
 use serde_json::Value;
 
-/// Ports of the test networks come from below the kernel's ephemeral range (32768 and
-/// up on Linux), so that no outgoing connection of another test takes a node's port while
-/// it is down. A block of 20 ports is claimed across processes by creating a lock file
-/// for it, and is used only if every port in it can be bound right now.
-const PORT_FIRST: u16 = 10_000;
-const PORT_BLOCKS: u16 = 1_100;
-const PORT_BLOCK: u16 = 20;
-
-/// A claimed block of ports; the claim is released on drop.
-struct PortBlock {
-    base: u16,
-    lock: PathBuf,
-}
-
-impl Drop for PortBlock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.lock);
-    }
-}
-
-fn claim_ports() -> PortBlock {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let dir = std::env::temp_dir().join("accord-test-ports");
-    std::fs::create_dir_all(&dir).unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let start = (std::process::id() ^ nanos) as u16 % PORT_BLOCKS;
-    for attempt in 0..PORT_BLOCKS {
-        let offset = NEXT.fetch_add(1, Ordering::SeqCst);
-        let block = (start + attempt + offset) % PORT_BLOCKS;
-        let base = PORT_FIRST + block * PORT_BLOCK;
-        let lock = dir.join(base.to_string());
-        // A claim older than an hour is left over from a killed test run.
-        let stale = std::fs::metadata(&lock)
-            .and_then(|meta| meta.modified())
-            .is_ok_and(|at| at.elapsed().unwrap_or_default() > Duration::from_secs(3600));
-        if stale {
-            let _ = std::fs::remove_file(&lock);
-        }
-        if std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock)
-            .is_err()
-        {
-            continue;
-        }
-        let claimed = PortBlock { base, lock };
-        let free = (base..base + PORT_BLOCK)
-            .all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
-        if free {
-            return claimed;
-        }
-    }
-    panic!("no free block of {PORT_BLOCK} ports from {PORT_FIRST}");
-}
+use crate::ports::{claim_ports, PortBlock, PORTS_PER_KIND};
 
 /// One validator process.
 pub struct NodeProc {
@@ -77,7 +19,7 @@ pub struct NodeProc {
 
 /// A running local network.
 pub struct Net {
-    _ports: PortBlock,
+    ports: PortBlock,
     _dir: tempfile::TempDir,
     pub home: PathBuf,
     pub nodes: Vec<NodeProc>,
@@ -88,13 +30,17 @@ impl Net {
     pub fn new(validators: usize, regions: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("net");
-        assert!(validators <= usize::from(PORT_BLOCK / 2));
         let ports = claim_ports();
+        assert!(
+            validators <= PORTS_PER_KIND,
+            "a block of ports holds 10 nodes"
+        );
+        let (base_port, rpc_port) = ports.node(0);
         let shape = Shape {
             validators,
             regions,
-            base_port: ports.base,
-            rpc_port: ports.base + PORT_BLOCK / 2,
+            base_port,
+            rpc_port,
         };
         let nodes = prepare(&home, shape, false)
             .unwrap()
@@ -102,7 +48,7 @@ impl Net {
             .map(|node| NodeProc { node, child: None })
             .collect();
         Self {
-            _ports: ports,
+            ports,
             _dir: dir,
             home,
             nodes,
@@ -112,12 +58,7 @@ impl Net {
     /// The p2p and RPC ports of node `index` in this network's block of ports (for a
     /// node added later).
     pub fn ports_for(&self, index: usize) -> (u16, u16) {
-        let index = u16::try_from(index).unwrap();
-        assert!(index < PORT_BLOCK / 2);
-        (
-            self._ports.base + index,
-            self._ports.base + PORT_BLOCK / 2 + index,
-        )
+        self.ports.node(index)
     }
 
     /// Adds a node (not started); returns its index.
