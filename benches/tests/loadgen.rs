@@ -13,8 +13,7 @@ mod slow {
 
     use accord_benches::loadgen::{self, status_name, Config, Target};
     use accord_node::client::Client;
-    use jsonrpsee::rpc_params;
-    use serde_json::Value;
+    use accord_rpc::GovApiClient;
 
     use super::ports::{claim_ports, PortBlock, PORTS_PER_KIND};
 
@@ -101,8 +100,7 @@ mod slow {
                         .status()
                         .await
                         .ok()
-                        .and_then(|s| s.get("height").and_then(Value::as_u64))
-                        .is_some_and(|h| h >= height);
+                        .is_some_and(|s| s.height.0 >= height);
                     if reached {
                         break;
                     }
@@ -228,21 +226,21 @@ mod slow {
         assert_eq!(ids.len(), report.proposals_created);
         for id in ids {
             let view = other
-                .call("gov_getProposal", rpc_params![id])
+                .api()
+                .proposal(accord_types::ProposalId(id))
                 .await
                 .unwrap();
-            let status = status_name(&view);
+            let status = status_name(view.as_ref());
             assert!(
                 status.as_deref().is_some_and(|s| approved.contains(s)),
-                "proposal #{id} is {status:?}: {view}"
+                "proposal #{id} is {status:?}: {view:?}"
             );
-            let yes: u64 = view["tallies"]
-                .as_array()
-                .unwrap()
+            let yes: u64 = view
                 .iter()
-                .map(|entry| entry[1]["yes"].as_u64().unwrap())
+                .flat_map(|v| v.tallies.iter())
+                .map(|(_, tally)| u64::from(tally.yes))
                 .sum();
-            assert_eq!(yes, 4, "proposal #{id}: {view}");
+            assert_eq!(yes, 4, "proposal #{id}: {view:?}");
         }
         let decisions = report.decisions.clone().unwrap();
         assert!(

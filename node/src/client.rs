@@ -3,18 +3,18 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use accord_rpc::types::{NodeStatus, TransactionStatus};
+use accord_rpc::{ChainApiClient, GovApiClient};
 use accord_types::codec::hex_encode;
 use accord_types::governance::{ProposalDraft, VoteChoice};
-use accord_types::{ChainId, Nonce, Payload, ProposalId, RegionId, Transaction};
+use accord_types::{Nonce, Payload, ProposalId, RegionId, Transaction};
 use anyhow::{bail, Context, Result};
-use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use jsonrpsee::rpc_params;
 use serde_json::Value;
 
 use crate::keyfile;
 
-/// An RPC connection to a node.
+/// An RPC connection to a node: the typed client of `accord-rpc` over HTTP.
 pub struct Client {
     url: String,
     http: HttpClient,
@@ -33,21 +33,22 @@ impl Client {
         })
     }
 
-    /// Calls a method.
-    pub async fn call(
-        &self,
-        method: &str,
-        params: jsonrpsee::core::params::ArrayParams,
-    ) -> Result<Value> {
-        self.http
-            .request(method, params)
-            .await
-            .with_context(|| format!("{method} at {}", self.url))
+    /// The typed client, for every method of the API.
+    pub fn api(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// The node's URL.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// The node's status.
-    pub async fn status(&self) -> Result<Value> {
-        self.call("chain_getStatus", rpc_params![]).await
+    pub async fn status(&self) -> Result<NodeStatus> {
+        self.http
+            .status()
+            .await
+            .with_context(|| format!("chain_getStatus at {}", self.url))
     }
 }
 
@@ -138,29 +139,22 @@ pub async fn send(rpc: &str, key: &Path, action: &TxAction, wait: bool) -> Resul
     let payload = payload(action)?;
     let client = Client::new(rpc)?;
     let status = client.status().await?;
-    let chain_id = status
-        .get("chain_id")
-        .and_then(Value::as_str)
-        .context("the node's status has no chain id")?;
-    let chain_id = ChainId::new(chain_id).context("the node reports an invalid chain id")?;
     let account = client
-        .call("gov_getAccount", rpc_params![keypair.public().to_string()])
-        .await?;
-    let nonce = account
-        .get("pending_nonce")
-        .and_then(Value::as_u64)
-        .context("the node's account answer has no pending_nonce")?;
-    let tx = Transaction::sign(&keypair, chain_id, Nonce(nonce), payload);
+        .api()
+        .account(keypair.public())
+        .await
+        .with_context(|| format!("gov_getAccount at {rpc}"))?;
+    let tx = Transaction::sign(
+        &keypair,
+        status.chain_id,
+        Nonce(account.pending_nonce),
+        payload,
+    );
     let hash = client
-        .call(
-            "gov_submitTransaction",
-            rpc_params![hex_encode(&tx.encode())],
-        )
-        .await?;
-    let hash = hash
-        .as_str()
-        .context("the node answered without a hash")?
-        .to_owned();
+        .api()
+        .submit_transaction(hex_encode(&tx.encode()))
+        .await
+        .with_context(|| format!("gov_submitTransaction at {rpc}"))?;
     println!("{hash}");
     if !wait {
         return Ok(true);
@@ -168,31 +162,33 @@ pub async fn send(rpc: &str, key: &Path, action: &TxAction, wait: bool) -> Resul
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let answer = client
-            .call("gov_getTransaction", rpc_params![hash.clone()])
-            .await?;
-        match answer.get("status").and_then(Value::as_str) {
-            Some("finalized") => {
-                let receipt = answer.get("receipt").cloned().unwrap_or(Value::Null);
-                let height = answer.get("height").and_then(Value::as_u64).unwrap_or(0);
-                let outcome = receipt.get("outcome").cloned().unwrap_or(Value::Null);
+            .api()
+            .transaction(hash)
+            .await
+            .with_context(|| format!("chain_getTransaction at {rpc}"))?;
+        match answer {
+            TransactionStatus::Finalized {
+                height, receipt, ..
+            } => {
+                let outcome = serde_json::to_value(&receipt.outcome).unwrap_or(Value::Null);
                 println!("finalized at height {height}: {outcome}");
-                if let Some(events) = receipt.get("events").and_then(Value::as_array) {
-                    for event in events {
-                        println!("  {event}");
-                    }
+                for event in &receipt.events {
+                    println!("  {}", serde_json::to_value(event).unwrap_or(Value::Null));
                 }
-                return Ok(outcome.get("result").and_then(Value::as_str) == Some("success"));
+                return Ok(matches!(receipt.outcome, accord_types::Outcome::Success));
             }
-            Some("dropped") => {
+            TransactionStatus::Dropped { code, message, .. } => {
                 println!(
-                    "dropped: {} ({})",
-                    answer.get("message").and_then(Value::as_str).unwrap_or(""),
-                    answer.get("code").cloned().unwrap_or(Value::Null)
+                    "dropped: {message} ({})",
+                    serde_json::to_value(code).unwrap_or(Value::Null)
                 );
                 return Ok(false);
             }
-            _ if Instant::now() >= deadline => {
-                bail!("transaction {hash} not finalized after 60 s; it is still {answer}")
+            other if Instant::now() >= deadline => {
+                bail!(
+                    "transaction {hash} not finalized after 60 s; it is still {}",
+                    serde_json::to_value(&other).unwrap_or(Value::Null)
+                )
             }
             _ => tokio::time::sleep(Duration::from_millis(300)).await,
         }

@@ -19,10 +19,11 @@ use crate::init::{expect_key, private_dir, read_spec};
 use crate::keyfile;
 use crate::mempool::Mempool;
 use crate::p2p::{self, P2pConfig};
-use crate::rpc::{self, RpcContext, RpcLimits};
+use crate::rpc::{self, NodeBackend};
 use crate::signer::SignerGuard;
 use crate::storage::Storage;
 use crate::wal::Wal;
+use tokio::sync::broadcast;
 
 /// Sets up logging as configured. Safe to call once per process.
 pub fn init_logging(format: LogFormat, filter: &str) -> Result<()> {
@@ -167,6 +168,7 @@ async fn run_async(config: Config) -> Result<()> {
     };
     let status = Arc::new(RwLock::new(NodeStatus {
         chain_id: spec.chain_id().clone(),
+        genesis_hash: spec.genesis_hash(),
         height: head.height,
         hash: head.hash,
         timestamp,
@@ -174,21 +176,28 @@ async fn run_async(config: Config) -> Result<()> {
         peers: 0,
         round: accord_types::Round(0),
         validator: consensus_key.public(),
+        halted: false,
     }));
     let dropped = Arc::new(RwLock::new(DroppedLog::default()));
+    let peers = Arc::new(RwLock::new(Vec::new()));
+    let (commits, _) = broadcast::channel(rpc::COMMIT_CHANNEL);
     let (rpc_handle, rpc_addr) = rpc::start(
         config.rpc.listen,
-        RpcLimits {
+        accord_rpc::Limits {
             max_request_bytes: config.rpc.max_request_bytes,
             max_connections: config.rpc.max_connections,
+            ..accord_rpc::Limits::default()
         },
-        RpcContext {
+        NodeBackend {
             chain_id: spec.chain_id().clone(),
             storage: Arc::clone(&storage),
             mempool: Arc::clone(&mempool),
             p2p: p2p.clone(),
             status: Arc::clone(&status),
+            peers: Arc::clone(&peers),
             dropped: Arc::clone(&dropped),
+            commits: commits.clone(),
+            runtime: tokio::runtime::Handle::current(),
         },
     )
     .await?;
@@ -219,6 +228,8 @@ async fn run_async(config: Config) -> Result<()> {
         mempool,
         status,
         dropped,
+        peers,
+        commits,
         shutdown,
     })
     .await;

@@ -4,7 +4,7 @@ use accord_state::{Overlay, StateProof, StateStore, StateView};
 use accord_types::governance::{ProposalDraft, Role, VoteChoice};
 use accord_types::params::GovernanceParams;
 use accord_types::{Hash, ProposalId, PublicKey, RegionId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
 use crate::error::Result;
@@ -15,7 +15,7 @@ use crate::records::{
 };
 
 /// A proposal with everything known about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposalView {
     /// Status and the fields transitions use.
     pub state: ProposalState,
@@ -28,7 +28,7 @@ pub struct ProposalView {
 }
 
 /// An account's nonce and roles.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
     /// The nonce its next transaction must carry.
     pub nonce: u64,

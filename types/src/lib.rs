@@ -61,6 +61,6 @@ pub use crypto::{Keypair, PublicKey, Signature};
 pub use error::{Error, Result};
 pub use hash::{Domain, Hash};
 pub use ids::{ChainId, Height, Nonce, ProposalId, RegionId, Round, Timestamp};
-pub use receipt::{ErrorCode, Event, Outcome, Receipt, ReceiptSource};
+pub use receipt::{ErrorCode, Event, EventCursor, Outcome, Receipt, ReceiptSource};
 pub use tx::{Payload, Transaction};
 pub use validator::{QuorumRule, Validator, ValidatorSet};

@@ -4,6 +4,9 @@
 //! (timeouts, phase advances, validator-set changes) gets one more. Events live
 //! inside receipts, so the receipts root in the header commits to every event.
 
+use std::fmt;
+use std::str::FromStr;
+
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -224,4 +227,99 @@ impl Receipt {
 /// The Merkle root of receipt hashes.
 pub fn receipts_root(receipts: &[Receipt]) -> Hash {
     crate::merkle::root(&receipts.iter().map(Receipt::hash).collect::<Vec<_>>())
+}
+
+/// Position of an event in the chain: block height, index of its receipt in the block,
+/// index of the event in the receipt. Cursors order events as the chain emitted them;
+/// written `height:receipt:event` in decimal (`"12:0:1"`), in JSON as that string.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub struct EventCursor {
+    /// Block height.
+    pub height: Height,
+    /// Index of the receipt in the block.
+    pub receipt: u32,
+    /// Index of the event in the receipt.
+    pub event: u32,
+}
+
+impl fmt::Display for EventCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.height.0, self.receipt, self.event)
+    }
+}
+
+impl FromStr for EventCursor {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let malformed = |reason: &str| Error::Malformed {
+            what: "event cursor",
+            reason: format!(
+                "{reason} in {:?}; a cursor is height:receipt:event in decimal, such as \"12:0:1\"",
+                text.chars().take(64).collect::<String>()
+            ),
+        };
+        let mut parts = text.split(':');
+        let (Some(height), Some(receipt), Some(event), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed("not three parts separated by ':'"));
+        };
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        if !digits(height) || !digits(receipt) || !digits(event) {
+            return Err(malformed("a part is not a decimal number"));
+        }
+        Ok(Self {
+            height: Height(
+                height
+                    .parse()
+                    .map_err(|_| malformed("the height overflows"))?,
+            ),
+            receipt: receipt
+                .parse()
+                .map_err(|_| malformed("the receipt index overflows"))?,
+            event: event
+                .parse()
+                .map_err(|_| malformed("the event index overflows"))?,
+        })
+    }
+}
+
+crate::codec::serde_via_str!(EventCursor, "an event cursor \"height:receipt:event\"");
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+
+    #[test]
+    fn cursors_print_parse_and_order() {
+        let cursor = EventCursor {
+            height: Height(12),
+            receipt: 0,
+            event: 3,
+        };
+        assert_eq!(cursor.to_string(), "12:0:3");
+        assert_eq!("12:0:3".parse::<EventCursor>(), Ok(cursor));
+        assert_eq!(serde_json::to_string(&cursor).unwrap(), "\"12:0:3\"");
+        assert!(cursor < "12:1:0".parse().unwrap());
+        assert!(cursor > "11:9:9".parse().unwrap());
+        for bad in [
+            "",
+            "12",
+            "12:0",
+            "12:0:3:4",
+            "a:0:1",
+            "-1:0:0",
+            "1.5:0:0",
+            " 1:0:0",
+            "99999999999999999999:0:0",
+            "1:4294967296:0",
+            "1::0",
+        ] {
+            let error = bad.parse::<EventCursor>().unwrap_err().to_string();
+            assert!(error.contains("event cursor"), "{bad}: {error}");
+        }
+    }
 }

@@ -46,17 +46,19 @@ use std::time::{Duration, Instant};
 
 use accord_node::client::Client;
 use accord_node::rpc::TX_REFUSED;
+use accord_rpc::types::TransactionStatus;
+use accord_rpc::{ChainApiClient, GovApiClient};
+use accord_runtime::ProposalView;
 use accord_types::codec::hex_encode;
 use accord_types::governance::{
     DocumentKind, DocumentationChange, ExecutionMode, ImpactAssessment, ProposalBody,
-    ProposalDraft, ProposalStatus, RiskLevel, Urgency, VoteChoice,
+    ProposalDraft, RiskLevel, Urgency, VoteChoice,
 };
 use accord_types::{
-    Block, ChainId, Domain, Event, Hash, Keypair, Nonce, Outcome, Payload, ProposalId, Receipt,
-    RegionId, Transaction,
+    Block, ChainId, Domain, Event, Hash, Height, Keypair, Nonce, Outcome, Payload, ProposalId,
+    Receipt, RegionId, Transaction,
 };
 use anyhow::{bail, Context, Result};
-use jsonrpsee::rpc_params;
 use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
 
@@ -239,14 +241,10 @@ pub async fn run(config: &Config) -> Result<Report> {
             .status()
             .await
             .with_context(|| format!("cannot reach the node at {url} (is the network running?)"))?;
-        let id = status
-            .get("chain_id")
-            .and_then(Value::as_str)
-            .and_then(|id| ChainId::new(id).ok())
-            .with_context(|| format!("the node at {url} reports no valid chain id"))?;
+        let id = status.chain_id;
         match &chain_id {
             None => {
-                start_height = status.get("height").and_then(Value::as_u64).unwrap_or(0);
+                start_height = status.height.0;
                 chain_id = Some(id);
             }
             Some(first) if *first != id => bail!(
@@ -280,12 +278,12 @@ pub async fn run(config: &Config) -> Result<Report> {
     }
     let mut windows = Vec::with_capacity(accounts.len());
     for account in &accounts {
-        let key = account.keypair.public().to_string();
-        let answer = clients[0].call("gov_getAccount", rpc_params![key]).await?;
-        let nonce = answer
-            .get("pending_nonce")
-            .and_then(Value::as_u64)
-            .with_context(|| format!("the node's account answer has no pending_nonce: {answer}"))?;
+        let nonce = clients[0]
+            .api()
+            .account(account.keypair.public())
+            .await
+            .context("gov_getAccount")?
+            .pending_nonce;
         windows.push(NonceWindow::new(nonce, config.in_flight));
     }
 
@@ -524,14 +522,12 @@ enum Answer {
 }
 
 /// Reads a submission's result: a hash, a refusal with its code, or no answer.
-fn answer(result: Result<Value>, kind: &TxKind) -> Answer {
+fn answer<T>(result: Result<T, jsonrpsee::core::client::Error>, kind: &TxKind) -> Answer {
     let Err(error) = result else {
         return Answer::Accepted;
     };
-    let Some(jsonrpsee::core::client::Error::Call(object)) =
-        error.downcast_ref::<jsonrpsee::core::client::Error>()
-    else {
-        return Answer::Unreachable(error);
+    let jsonrpsee::core::client::Error::Call(object) = &error else {
+        return Answer::Unreachable(error.into());
     };
     let data: Value = object
         .data()
@@ -591,9 +587,7 @@ async fn send(ctx: &Ctx, account: usize, nonce: u64, payload: Payload, kind: TxK
     for attempt in 1..=MAX_ATTEMPTS {
         let (node, client) = ctx.next_client();
         let began = Instant::now();
-        let result = client
-            .call("gov_submitTransaction", rpc_params![hex.clone()])
-            .await;
+        let result = client.api().submit_transaction(hex.clone()).await;
         let took = began.elapsed();
         match answer(result, &kind) {
             Answer::Accepted => {
@@ -687,24 +681,19 @@ async fn walk(ctx: Arc<Ctx>, start_height: u64) -> Result<()> {
 
 async fn walk_to_head(ctx: &Arc<Ctx>, walked: &mut u64) -> Result<()> {
     let status = ctx.watch().status().await?;
-    let head = status
-        .get("height")
-        .and_then(Value::as_u64)
-        .context("the node's status has no height")?;
+    let head = status.height.0;
     while *walked < head {
         let height = *walked + 1;
         let answer = ctx
             .watch()
-            .call("chain_getBlock", rpc_params![height])
-            .await?;
+            .api()
+            .block(Height(height).into())
+            .await
+            .context("chain_getBlock")?;
         let seen = Instant::now();
-        let block: Block = serde_json::from_value(
-            answer
-                .get("block")
-                .cloned()
-                .with_context(|| format!("the node has no block at height {height}"))?,
-        )
-        .with_context(|| format!("the block at height {height} does not parse"))?;
+        let block: Block = answer
+            .with_context(|| format!("the node has no block at height {height}"))?
+            .block;
         on_block(ctx, height, &block, seen);
         *walked = height;
     }
@@ -757,18 +746,11 @@ fn on_block(ctx: &Arc<Ctx>, height: u64, block: &Block, seen: Instant) {
 async fn learn_proposal(ctx: Arc<Ctx>, hash: Hash) {
     let mut receipt = None;
     for _ in 0..50 {
-        if let Ok(answer) = ctx
-            .watch()
-            .call("gov_getTransaction", rpc_params![hash.to_string()])
-            .await
+        if let Ok(TransactionStatus::Finalized { receipt: found, .. }) =
+            ctx.watch().api().transaction(hash).await
         {
-            if answer.get("status").and_then(Value::as_str) == Some("finalized") {
-                receipt = answer
-                    .get("receipt")
-                    .cloned()
-                    .and_then(|r| serde_json::from_value::<Receipt>(r).ok());
-                break;
-            }
+            receipt = Some(*found);
+            break;
         }
         tokio::time::sleep(RETRY_PAUSE).await;
     }
@@ -833,21 +815,22 @@ async fn classify_unresolved(ctx: &Ctx) -> Result<Unresolved> {
     for hash in hashes {
         let answer = ctx
             .watch()
-            .call("gov_getTransaction", rpc_params![hash.to_string()])
-            .await?;
-        match answer.get("status").and_then(Value::as_str) {
+            .api()
+            .transaction(hash)
+            .await
+            .context("chain_getTransaction")?;
+        match answer {
             // Finalized after the walker's last pass.
-            Some("finalized") => unresolved.late += 1,
-            Some("pending") => unresolved.pending += 1,
-            Some("dropped") => {
-                let code = answer
-                    .get("code")
-                    .and_then(Value::as_str)
-                    .unwrap_or("unknown")
-                    .to_owned();
+            TransactionStatus::Finalized { .. } => unresolved.late += 1,
+            TransactionStatus::Pending => unresolved.pending += 1,
+            TransactionStatus::Dropped { code, .. } => {
+                let code = serde_json::to_value(code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "unknown".to_owned());
                 *unresolved.dropped.entry(code).or_default() += 1;
             }
-            _ => unresolved.unknown += 1,
+            TransactionStatus::Unknown => unresolved.unknown += 1,
         }
     }
     Ok(unresolved)
@@ -858,13 +841,16 @@ async fn check_tallies(ctx: &Ctx, proposals: &[u64]) -> Result<u64> {
     let finalized = ctx.state().votes_finalized.clone();
     let mut missing = 0;
     for &id in proposals {
-        let view = ctx.watch().call("gov_getProposal", rpc_params![id]).await?;
+        let view = ctx
+            .watch()
+            .api()
+            .proposal(ProposalId(id))
+            .await
+            .context("gov_getProposal")?;
         let counted: u64 = view
-            .get("tallies")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| entry.get(1)?.get("yes")?.as_u64())
+            .iter()
+            .flat_map(|v| v.tallies.iter())
+            .map(|(_, tally)| u64::from(tally.yes))
             .sum();
         let sent = finalized.get(&id).copied().unwrap_or(0);
         missing += sent.saturating_sub(counted);
@@ -873,11 +859,8 @@ async fn check_tallies(ctx: &Ctx, proposals: &[u64]) -> Result<u64> {
 }
 
 /// The status of a proposal view, as its snake-case name.
-pub fn status_name(view: &Value) -> Option<String> {
-    let status = view.get("state")?.get("status")?;
-    let parsed: ProposalStatus = serde_json::from_value(status.clone()).ok()?;
-    let name = serde_json::to_value(parsed).ok()?;
-    Some(name.get("status")?.as_str()?.to_owned())
+pub fn status_name(view: Option<&ProposalView>) -> Option<String> {
+    view.map(|v| accord_rpc::types::status_name(&v.state.status))
 }
 
 /// Waits until no proposal of the run is voting any more (or `limit`), and counts them
@@ -893,8 +876,13 @@ async fn await_decisions(
     loop {
         let mut still = Vec::new();
         for id in open {
-            let view = ctx.watch().call("gov_getProposal", rpc_params![id]).await?;
-            match status_name(&view).as_deref() {
+            let view = ctx
+                .watch()
+                .api()
+                .proposal(ProposalId(id))
+                .await
+                .context("gov_getProposal")?;
+            match status_name(view.as_ref()).as_deref() {
                 Some("voting") | None => still.push(id),
                 Some(status) => *decided.entry(status.to_owned()).or_default() += 1,
             }

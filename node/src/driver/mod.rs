@@ -48,7 +48,7 @@ use anyhow::{Context, Result};
 use futures::StreamExt;
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::chain::{self, Checking, Executed, Parent, Proposing};
@@ -73,29 +73,14 @@ const MAX_DROPPED: usize = 100_000;
 /// A height that has not decided after this long makes the node ask whether it is behind.
 const STALL: Duration = Duration::from_secs(4);
 
-/// What the node reports about itself (RPC `chain_getStatus`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NodeStatus {
-    /// The chain.
-    pub chain_id: ChainId,
-    /// Height of the last committed block (0: only the genesis).
-    pub height: Height,
-    /// Hash of the last committed block (the genesis hash at height 0).
-    pub hash: Hash,
-    /// Its timestamp.
-    pub timestamp: Timestamp,
-    /// Whether the node is catching up through block sync.
-    pub syncing: bool,
-    /// Connected peers.
-    pub peers: usize,
-    /// The round of the height being decided.
-    pub round: Round,
-    /// This validator's consensus key.
-    pub validator: PublicKey,
-}
+pub use accord_rpc::types::NodeStatus;
 
 /// The status, shared with the RPC server.
 pub type SharedStatus = Arc<RwLock<NodeStatus>>;
+
+/// Connected peers (p2p keys) and the height each reported last, shared with the RPC
+/// server.
+pub type SharedPeers = Arc<RwLock<Vec<(PublicKey, Option<Height>)>>>;
 
 /// Why an accepted transaction left the pool without being finalized.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -160,6 +145,10 @@ pub struct DriverParts {
     pub status: SharedStatus,
     /// Answers for dropped transactions.
     pub dropped: Arc<RwLock<DroppedLog>>,
+    /// Connected peers and their heights.
+    pub peers: SharedPeers,
+    /// Announces every committed block once it is durable (RPC subscriptions).
+    pub commits: broadcast::Sender<accord_rpc::Committed>,
     /// Becomes `true` when the node shuts down.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -184,6 +173,7 @@ struct Driver {
     mempool: Arc<Mutex<Mempool>>,
     status: SharedStatus,
     dropped: Arc<RwLock<DroppedLog>>,
+    commits: broadcast::Sender<accord_rpc::Committed>,
     engine: Engine,
     /// The last committed block.
     parent: Parent,
@@ -240,6 +230,8 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         mempool,
         status,
         dropped,
+        peers,
+        commits,
         mut shutdown,
     } = parts;
     let head = storage.head()?.context("the database has no genesis")?;
@@ -277,6 +269,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         mempool,
         status,
         dropped,
+        commits,
         engine,
         parent: Parent {
             height: head.height,
@@ -305,7 +298,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
     // The set at the head may differ from the spec's (a validator-set change on chain).
     driver.follow_validator_set();
     driver.recover(recovered).await?;
-    let mut peer_heights = spawn_status_poller(driver.p2p.clone(), driver.status.clone());
+    let mut peer_heights = spawn_status_poller(driver.p2p.clone(), driver.status.clone(), peers);
     loop {
         while let Some(input) = driver.queue.pop_front() {
             driver.feed(input).await?;
@@ -337,6 +330,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
 fn spawn_status_poller(
     p2p: P2pHandle,
     status: SharedStatus,
+    shared_peers: SharedPeers,
 ) -> mpsc::Receiver<Vec<(PublicKey, Height)>> {
     let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
@@ -346,6 +340,7 @@ fn spawn_status_poller(
             tick.tick().await;
             let peers = p2p.peers().await;
             status.write().peers = peers.len();
+            let peers_now = peers.clone();
             let answers = futures::future::join_all(peers.into_iter().map(|peer| {
                 let p2p = p2p.clone();
                 async move {
@@ -362,6 +357,10 @@ fn spawn_status_poller(
             }))
             .await;
             let heights: Vec<(PublicKey, Height)> = answers.into_iter().flatten().collect();
+            *shared_peers.write() = peers_now
+                .iter()
+                .map(|p| (*p, heights.iter().find(|(k, _)| k == p).map(|(_, h)| *h)))
+                .collect();
             // A full channel means the driver is busy; the next round will do.
             match tx.try_send(heights) {
                 Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
@@ -802,6 +801,12 @@ impl Driver {
         self.storage
             .commit_block(block, certificate, &executed.outcome)?;
         fault::crash_point("after-commit");
+        // Subscribers hear of the block only once it is durable; nobody listening is fine.
+        let _ = self.commits.send(accord_rpc::Committed {
+            block: Arc::new(block.clone()),
+            certificate: certificate.clone(),
+            receipts: Arc::new(executed.outcome.receipts.clone()),
+        });
         let height = block.header.height;
         info!(
             height = height.0,

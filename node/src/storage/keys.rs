@@ -21,9 +21,12 @@ pub const TX_INDEX: &str = "tx_index";
 pub const EVENTS: &str = "events";
 /// Chain metadata: chain id, genesis hash, head.
 pub const META: &str = "meta";
+/// Validator sets: `first height it decides` → borsh `ValidatorSet` (genesis at 1, then
+/// one entry per change).
+pub const VALIDATOR_SETS: &str = "validator_sets";
 
 /// Every column family the node uses.
-pub const COLUMN_FAMILIES: [&str; 9] = [
+pub const COLUMN_FAMILIES: [&str; 10] = [
     HEADERS,
     BLOCKS,
     BLOCK_HASHES,
@@ -33,6 +36,7 @@ pub const COLUMN_FAMILIES: [&str; 9] = [
     TX_INDEX,
     EVENTS,
     META,
+    VALIDATOR_SETS,
 ];
 
 /// `meta` key of the chain id (borsh `ChainId`).

@@ -17,7 +17,12 @@
 //!   tx_index        transaction hash                      (Height, u32)
 //!   events          height ‖ receipt index ‖ event index  Event
 //!   meta            "chain_id" | "genesis_hash" | "head"  ChainId | 32 bytes | Head
+//!   validator_sets  first height decided                  ValidatorSet
 //! ```
+//!
+//! `validator_sets` keeps every set the chain has had, keyed by the first height it
+//! decides (the genesis set at 1, each change at its effective height), so a client can
+//! verify the certificate of any height against the set that signed it.
 //!
 //! The hash → height index has a column family of its own (`block_hashes`) rather than
 //! sharing `meta`, which holds only the chain's few singletons.
@@ -62,6 +67,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+pub use accord_types::receipt::EventCursor;
 pub use error::{ChainIdentity, Result, StorageError};
 pub use keys::COLUMN_FAMILIES;
 pub use state::{recompute_root, RocksState, StateSnapshot};
@@ -77,7 +83,9 @@ use accord_state::{StateView, WriteBatch, EMPTY_ROOT, ROOT_KEY};
 use accord_types::codec::{
     self, hex_encode, MAX_BLOCK_BYTES, MAX_CERTIFICATE_BYTES, MAX_RECEIPT_BYTES,
 };
-use accord_types::{Block, ChainId, CommitCertificate, Event, Hash, Header, Height, Receipt};
+use accord_types::{
+    Block, ChainId, CommitCertificate, Event, Hash, Header, Height, Receipt, ValidatorSet,
+};
 use borsh::{BorshDeserialize, BorshSerialize};
 use parking_lot::Mutex;
 use rocksdb::{
@@ -88,6 +96,8 @@ use serde::{Deserialize, Serialize};
 
 /// Largest encoded header read back (headers are a few hundred bytes).
 const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Largest encoded validator set read back.
+const MAX_VALIDATOR_SET_BYTES: usize = 1024 * 1024;
 /// Largest encoded head, chain id or transaction location read back.
 const MAX_META_BYTES: usize = 1024;
 
@@ -103,43 +113,6 @@ pub struct Head {
     pub hash: Hash,
     /// The state root after it.
     pub state_root: Hash,
-}
-
-/// Position of an event in the chain: block height, receipt index in the block, event
-/// index in the receipt. Cursors order events as the chain emitted them.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    BorshSerialize,
-    BorshDeserialize,
-    Serialize,
-    Deserialize,
-)]
-pub struct EventCursor {
-    /// Block height.
-    pub height: Height,
-    /// Index of the receipt in the block.
-    pub receipt: u32,
-    /// Index of the event in the receipt.
-    pub event: u32,
-}
-
-impl EventCursor {
-    fn key(&self) -> [u8; 16] {
-        keys::event(self.height, self.receipt, self.event)
-    }
-}
-
-impl fmt::Display for EventCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.height, self.receipt, self.event)
-    }
 }
 
 /// The node's database. Reads may run concurrently from many threads; commits are
@@ -275,6 +248,21 @@ impl Storage {
             state_root,
         };
         batch.put_cf(meta, keys::META_HEAD, codec::encode(&head));
+        let mut genesis_state = accord_state::MemStore::new();
+        accord_state::StateStore::write(&mut genesis_state, state)
+            .map_err(|e| invalid(format!("the genesis state does not load: {e}")))?;
+        let validators = accord_runtime::Query::new(&genesis_state)
+            .validators()
+            .map_err(|e| invalid(format!("the genesis has no validator set: {e}")))
+            .and_then(|record| {
+                crate::chain::validator_set(&record)
+                    .map_err(|e| invalid(format!("the genesis validator set is invalid: {e}")))
+            })?;
+        batch.put_cf(
+            self.cf(keys::VALIDATOR_SETS)?,
+            keys::height(Height(1)),
+            codec::encode(&validators),
+        );
         self.write_synced(batch, "write of the genesis")
     }
 
@@ -431,6 +419,13 @@ impl Storage {
                 None => batch.delete_cf(state, key),
             }
         }
+        if let Some(update) = &outcome.validator_update {
+            batch.put_cf(
+                self.cf(keys::VALIDATOR_SETS)?,
+                keys::height(update.effective_height),
+                codec::encode(&update.validators),
+            );
+        }
         let receipts = self.cf(keys::RECEIPTS)?;
         let events = self.cf(keys::EVENTS)?;
         for (index, receipt) in outcome.receipts.iter().enumerate() {
@@ -566,6 +561,38 @@ impl Storage {
         Ok(receipts)
     }
 
+    /// One receipt of the block at `height`, by a point read.
+    pub fn receipt(&self, height: Height, index: u32) -> Result<Option<Receipt>> {
+        self.read(
+            keys::RECEIPTS,
+            &keys::receipt(height, index),
+            MAX_RECEIPT_BYTES,
+        )
+    }
+
+    /// The validator set that decides `height` as recorded when it took effect: the
+    /// latest entry at or below `height`. `None` for height 0, and for heights whose
+    /// set is not decided yet (beyond the scheduled changes the chain knows).
+    pub fn validator_set(&self, height: Height) -> Result<Option<ValidatorSet>> {
+        if height.0 == 0 {
+            return Ok(None);
+        }
+        let mut iter = self.db.raw_iterator_cf(self.cf(keys::VALIDATOR_SETS)?);
+        iter.seek_for_prev(keys::height(height));
+        let found = match iter.item() {
+            Some((key, value)) => Some(decode(
+                keys::VALIDATOR_SETS,
+                key,
+                value,
+                MAX_VALIDATOR_SET_BYTES,
+            )?),
+            None => None,
+        };
+        iter.status()
+            .map_err(|e| StorageError::database("scan of validator sets", &e))?;
+        Ok(found)
+    }
+
     /// Where the transaction with hash `hash` was first included: block height and index
     /// in the block (which is also its receipt's index).
     pub fn transaction(&self, hash: &Hash) -> Result<Option<(Height, u32)>> {
@@ -583,7 +610,7 @@ impl Storage {
         if limit == 0 {
             return Ok(events);
         }
-        let start = cursor.map(|c| c.key());
+        let start = cursor.map(|c| keys::event(c.height, c.receipt, c.event));
         let mut iter = self.db.raw_iterator_cf(self.cf(keys::EVENTS)?);
         match &start {
             Some(start) => iter.seek(start),

@@ -149,6 +149,24 @@ impl<'a> StateSnapshot<'a> {
     fn cf(&self) -> accord_state::Result<&'a ColumnFamily> {
         state_cf(self.db)
     }
+
+    /// The head as of this snapshot: the block whose post-state the snapshot holds.
+    pub fn head(&self) -> accord_state::Result<Option<super::Head>> {
+        let meta = self
+            .db
+            .cf_handle(keys::META)
+            .ok_or_else(|| store_error("open", "the meta column family is missing"))?;
+        let Some(bytes) = self
+            .snapshot
+            .get_pinned_cf(meta, keys::META_HEAD)
+            .map_err(|e| store_error("read", e))?
+        else {
+            return Ok(None);
+        };
+        accord_types::codec::decode("head", &bytes, 1024)
+            .map(Some)
+            .map_err(|e| store_error("read", e))
+    }
 }
 
 impl StateStore for StateSnapshot<'_> {

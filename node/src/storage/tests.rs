@@ -838,8 +838,11 @@ proptest! {
             event,
         };
         let (a, b) = (cursor(a), cursor(b));
-        prop_assert_eq!(a.cmp(&b), a.key().cmp(&b.key()));
-        prop_assert_eq!(keys::parse_event(&a.key()), Some((a.height, a.receipt, a.event)));
+        let key = |c: EventCursor| keys::event(c.height, c.receipt, c.event);
+        prop_assert_eq!(a.cmp(&b), key(a).cmp(&key(b)));
+        prop_assert_eq!(keys::parse_event(&key(a)), Some((a.height, a.receipt, a.event)));
+        // The cursor's text form reads back to itself.
+        prop_assert_eq!(a.to_string().parse::<EventCursor>(), Ok(a));
         let receipt = keys::receipt(a.height, a.receipt);
         prop_assert_eq!(keys::parse_receipt(&receipt), Some((a.height, a.receipt)));
         prop_assert_eq!(

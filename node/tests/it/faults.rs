@@ -222,7 +222,7 @@ pub mod slow {
 
     async fn peers(net: &Net, i: usize) -> Option<u64> {
         let status = net.client(i).status().await.ok()?;
-        status["peers"].as_u64()
+        Some(status.peers as u64)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

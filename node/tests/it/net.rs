@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use accord_node::client::Client;
 use accord_node::localnet::{prepare, LocalNode, Shape};
-use jsonrpsee::rpc_params;
-use serde_json::Value;
+use accord_rpc::ChainApiClient;
 
 use crate::ports::{claim_ports, PortBlock, PORTS_PER_KIND};
 
@@ -178,7 +177,7 @@ impl Net {
     /// Node `i`'s committed height, if it answers.
     pub async fn height(&self, i: usize) -> Option<u64> {
         let status = self.client(i).status().await.ok()?;
-        status.get("height").and_then(Value::as_u64)
+        Some(status.height.0)
     }
 
     /// Waits until node `i` reports at least `height`; panics with its log after `limit`.
@@ -204,15 +203,15 @@ impl Net {
     pub async fn block(&self, i: usize, height: u64) -> (String, String) {
         let answer = self
             .client(i)
-            .call("chain_getBlock", rpc_params![height])
+            .api()
+            .block(accord_types::Height(height).into())
             .await
-            .unwrap();
-        let hash = answer["hash"].as_str().unwrap().to_owned();
-        let root = answer["block"]["header"]["state_root"]
-            .as_str()
             .unwrap()
-            .to_owned();
-        (hash, root)
+            .unwrap_or_else(|| panic!("node {i} has no block at height {height}"));
+        (
+            answer.hash.to_string(),
+            answer.block.header.state_root.to_string(),
+        )
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use jsonrpsee::rpc_params;
+use accord_rpc::{ChainApiClient, GovApiClient};
 
 use crate::net::Net;
 
@@ -84,9 +84,11 @@ async fn a_cross_region_proposal_is_approved_by_votes_through_every_node() {
         for i in 0..4 {
             let view = net
                 .client(i)
-                .call("gov_getProposal", rpc_params![1])
+                .api()
+                .proposal(accord_types::ProposalId(1))
                 .await
                 .unwrap();
+            let view = serde_json::to_value(view).unwrap();
             statuses.push(
                 view["state"]["status"]["status"]
                     .as_str()
@@ -294,9 +296,11 @@ async fn a_validator_added_by_governance_joins_and_votes() {
         let height = net.height(0).await.unwrap();
         let block = net
             .client(0)
-            .call("chain_getBlock", rpc_params![height])
+            .api()
+            .block(accord_types::Height(height).into())
             .await
             .unwrap();
+        let block = serde_json::to_value(block).unwrap();
         let signers: Vec<&str> = block["block"]["last_commit"]["signatures"]
             .as_array()
             .map(|s| s.iter().filter_map(|s| s["validator"].as_str()).collect())

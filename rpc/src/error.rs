@@ -1,0 +1,57 @@
+//! Error codes of the API and the helpers that build error objects.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | -32700 | the request is not JSON |
+//! | -32600 | not a JSON-RPC request (or a batch over the limit) |
+//! | -32601 | no such method |
+//! | -32602 | [`INVALID_PARAMS`]: a parameter is missing, extra, of the wrong type or out of range |
+//! | -32000 | [`NODE_ERROR`]: the node failed (its database); retry |
+//! | -32010 | [`TX_REFUSED`]: the transaction was refused; `data.code` says why |
+//! | -32011 | [`NOT_FOUND`]: what the parameters name does not exist (a cursor, an event, a height's set) |
+//! | -32012 | [`LAGGED`]: a subscriber did not keep up; `data.cursor` is the last it was sent |
+//! | -32013 | [`RATE_LIMITED`]: too many requests from this address; retry later |
+
+use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
+use serde_json::json;
+
+use crate::backend::BackendError;
+
+/// Invalid method parameters.
+pub const INVALID_PARAMS: i32 = -32602;
+/// The node failed (its database); the request may be retried.
+pub const NODE_ERROR: i32 = -32000;
+/// The transaction was refused; `data.code` says why.
+pub const TX_REFUSED: i32 = -32010;
+/// What the parameters name does not exist.
+pub const NOT_FOUND: i32 = -32011;
+/// A subscription closed because its subscriber did not keep up.
+pub const LAGGED: i32 = -32012;
+/// Too many requests from one address.
+pub const RATE_LIMITED: i32 = -32013;
+
+/// An invalid-parameters error saying what was wrong.
+pub fn invalid(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObject::owned(INVALID_PARAMS, message, None::<()>)
+}
+
+/// A not-found error.
+pub fn not_found(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObject::owned(NOT_FOUND, message, None::<()>)
+}
+
+/// A node error.
+pub fn node_error(error: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObject::owned(NODE_ERROR, format!("node error: {error}"), None::<()>)
+}
+
+/// A refused transaction, with the code a client acts on.
+pub fn refused(code: Option<&str>, message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObject::owned(TX_REFUSED, message, Some(json!({ "code": code })))
+}
+
+impl From<BackendError> for ErrorObjectOwned {
+    fn from(error: BackendError) -> Self {
+        node_error(error)
+    }
+}

@@ -1,0 +1,165 @@
+//! The strict middleware: an unknown method or parameters of the wrong shape are
+//! answered before the method runs, and every call's outcome is reported to an
+//! observer (the node's metrics).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use jsonrpsee::core::middleware::{Batch, BatchEntry, BatchEntryErr, Notification, RpcServiceT};
+use jsonrpsee::types::{ErrorObject, Request};
+use jsonrpsee::MethodResponse;
+
+use crate::error::INVALID_PARAMS;
+use crate::methods;
+
+/// How a call ended, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered with a result.
+    Ok,
+    /// Answered with an error.
+    Error,
+    /// Refused before it ran (unknown method or bad parameter shape).
+    Refused,
+}
+
+/// Told of every call (the node counts them).
+pub trait Observer: Send + Sync + 'static {
+    /// A call of `method` (a known method's name, or `"unknown"`) ended with `outcome`.
+    fn call(&self, method: &str, outcome: Outcome);
+}
+
+/// Checks each call's method and parameter shape against [`methods::METHODS`].
+#[derive(Clone)]
+pub struct Strict<S> {
+    service: S,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+impl<S> Strict<S> {
+    pub(crate) fn new(service: S, observer: Option<Arc<dyn Observer>>) -> Self {
+        Self { service, observer }
+    }
+}
+
+/// The known name of a method (for metric labels: never a caller's free text).
+fn label(method: &str) -> &'static str {
+    methods::find(method).map_or("unknown", |m| m.name)
+}
+
+/// Why the call's shape is refused, if it is.
+fn refusal(method: &str, params: Option<&str>) -> Option<String> {
+    // Unknown methods are left to the server, which answers -32601.
+    let spec = methods::find(method)?;
+    methods::check_params(spec, params)
+}
+
+/// The generated code answers a parameter that does not decode with the bare message
+/// "Invalid params" and the reason in `data`; this names the method, the reason and
+/// what the method takes, in the message. `None` for errors that say more already.
+fn explain(method: &str, response: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(response).ok()?;
+    let error = value.get("error")?;
+    if error.get("message")?.as_str()? != "Invalid params" {
+        return None;
+    }
+    let reason = error
+        .get("data")
+        .and_then(|d| d.as_str())
+        .unwrap_or("a parameter does not decode");
+    let expected = methods::find(method).map_or_else(String::new, |m| {
+        let params: Vec<String> = m
+            .params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.about))
+            .collect();
+        format!(" (expected {})", params.join("; "))
+    });
+    Some(format!("{method}: invalid parameter: {reason}{expected}"))
+}
+
+impl<S> RpcServiceT for Strict<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+
+    fn call<'a>(
+        &self,
+        request: Request<'a>,
+    ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        let service = self.service.clone();
+        let observer = self.observer.clone();
+        async move {
+            let method = label(request.method_name());
+            let params = request.params.as_ref().map(|p| p.get());
+            if let Some(message) = refusal(request.method_name(), params) {
+                if let Some(observer) = &observer {
+                    observer.call(method, Outcome::Refused);
+                }
+                return MethodResponse::error(
+                    request.id,
+                    ErrorObject::owned(INVALID_PARAMS, message, None::<()>),
+                );
+            }
+            let id = request.id.clone().into_owned();
+            let name = request.method_name().to_owned();
+            let mut response = service.call(request).await;
+            if response.as_error_code() == Some(INVALID_PARAMS) {
+                if let Some(message) = explain(&name, response.as_json().get()) {
+                    response = MethodResponse::error(
+                        id,
+                        ErrorObject::owned(INVALID_PARAMS, message, None::<()>),
+                    );
+                }
+            }
+            if let Some(observer) = &observer {
+                let outcome = if response.is_success() {
+                    Outcome::Ok
+                } else {
+                    Outcome::Error
+                };
+                observer.call(method, outcome);
+            }
+            response
+        }
+    }
+
+    fn batch<'a>(
+        &self,
+        mut batch: Batch<'a>,
+    ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        for entry in batch.iter_mut() {
+            let refused = match &*entry {
+                Ok(BatchEntry::Call(request)) => {
+                    let params = request.params.as_ref().map(|p| p.get());
+                    refusal(request.method_name(), params).map(|m| (request.id.clone(), m))
+                }
+                _ => None,
+            };
+            if let Some((id, message)) = refused {
+                *entry = Err(BatchEntryErr::new(
+                    id,
+                    ErrorObject::owned(INVALID_PARAMS, message, None::<()>),
+                ));
+            }
+        }
+        self.service.batch(batch)
+    }
+
+    fn notification<'a>(
+        &self,
+        notification: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.service.notification(notification)
+    }
+}
