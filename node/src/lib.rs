@@ -12,6 +12,7 @@ pub mod init;
 pub mod keyfile;
 pub mod localnet;
 pub mod mempool;
+pub mod metrics;
 pub mod p2p;
 pub mod rpc;
 pub mod run;

@@ -18,6 +18,7 @@ use crate::driver::{self, DriverParts, DroppedLog, NodeStatus};
 use crate::init::{expect_key, private_dir, read_spec};
 use crate::keyfile;
 use crate::mempool::Mempool;
+use crate::metrics::{Metrics, Sources};
 use crate::p2p::{self, P2pConfig};
 use crate::rpc::{self, NodeBackend};
 use crate::signer::SignerGuard;
@@ -181,13 +182,19 @@ async fn run_async(config: Config) -> Result<()> {
     let dropped = Arc::new(RwLock::new(DroppedLog::default()));
     let peers = Arc::new(RwLock::new(Vec::new()));
     let (commits, _) = broadcast::channel(rpc::COMMIT_CHANNEL);
+    let metrics = Arc::new(Metrics::new());
+    metrics
+        .load_proposals(&storage)
+        .context("cannot count the proposals for the metrics")?;
+    metrics.set_sources(Sources {
+        status: Arc::clone(&status),
+        peers: Arc::clone(&peers),
+        mempool: Arc::clone(&mempool),
+        storage: Arc::clone(&storage),
+    });
+    Arc::clone(&metrics).follow(commits.subscribe(), Arc::clone(&storage));
     let (rpc_handle, rpc_addr) = rpc::start(
         config.rpc.listen,
-        accord_rpc::Limits {
-            max_request_bytes: config.rpc.max_request_bytes,
-            max_connections: config.rpc.max_connections,
-            ..accord_rpc::Limits::default()
-        },
         NodeBackend {
             chain_id: spec.chain_id().clone(),
             storage: Arc::clone(&storage),
@@ -198,6 +205,18 @@ async fn run_async(config: Config) -> Result<()> {
             dropped: Arc::clone(&dropped),
             commits: commits.clone(),
             runtime: tokio::runtime::Handle::current(),
+        },
+        accord_rpc::Options {
+            limits: accord_rpc::Limits {
+                max_request_bytes: config.rpc.max_request_bytes,
+                max_connections: config.rpc.max_connections,
+                max_batch_len: config.rpc.max_batch_len,
+                max_subscriptions_per_connection: config.rpc.max_subscriptions_per_connection,
+                ..accord_rpc::Limits::default()
+            },
+            observer: Some(metrics.clone()),
+            metrics: Some(metrics.clone()),
+            cors_origins: config.rpc.cors_origins.clone(),
         },
     )
     .await?;
@@ -230,6 +249,7 @@ async fn run_async(config: Config) -> Result<()> {
         dropped,
         peers,
         commits,
+        metrics,
         shutdown,
     })
     .await;

@@ -8,6 +8,7 @@
 //!   types.rs    the JSON views and parameters
 //!   methods.rs  every method's parameters: strict shape checks and the OpenRPC document
 //!   server/     the traits over a Backend; limits; subscriptions with resume cursors
+//!   rest.rs     /api/devops/* (the original REST API), /health, /ready, /metrics
 //!   backend.rs  the narrow traits the node implements (chain, state, pool, node, commits)
 //!   verify.rs   event and state proofs checked against a trusted validator set
 //! ```
@@ -19,6 +20,7 @@ pub mod api;
 pub mod backend;
 pub mod error;
 pub mod methods;
+pub mod rest;
 pub mod server;
 pub mod types;
 pub mod verify;
@@ -29,4 +31,4 @@ pub mod memory;
 #[cfg(feature = "client")]
 pub use api::{ChainApiClient, GovApiClient, MetaApiClient, SystemApiClient};
 pub use backend::{Backend, BackendError, Committed};
-pub use server::{start, Limits, RpcApi};
+pub use server::{start, Limits, Options, Readiness, RpcApi};

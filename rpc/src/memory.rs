@@ -354,7 +354,25 @@ impl TxPool for MemoryNode {
             message: e.to_string(),
         })?;
         let hash = tx.hash();
-        self.inner.lock().pool.push(tx);
+        let mut inner = self.inner.lock();
+        let ctx = accord_runtime::CheckContext {
+            chain_id: inner.chain.chain_id.clone(),
+            height: inner.chain.height.saturating_add(1),
+            timestamp: inner.chain.timestamp,
+        };
+        if let Err(error) = accord_runtime::check_transaction(&inner.chain.store, &ctx, &tx) {
+            let code = match &error {
+                accord_runtime::CheckError::Refused(refusal) => serde_json::to_value(refusal.code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+                accord_runtime::CheckError::State(_) => None,
+            };
+            return Err(Refusal {
+                code,
+                message: error.to_string(),
+            });
+        }
+        inner.pool.push(tx);
         Ok(hash)
     }
 

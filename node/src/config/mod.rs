@@ -146,6 +146,15 @@ pub struct RpcConfig {
     /// Most simultaneous connections.
     #[serde(default = "defaults::rpc_max_connections")]
     pub max_connections: u32,
+    /// Most calls in one batch.
+    #[serde(default = "defaults::rpc_max_batch_len")]
+    pub max_batch_len: u32,
+    /// Most subscriptions on one WebSocket connection.
+    #[serde(default = "defaults::rpc_max_subscriptions")]
+    pub max_subscriptions_per_connection: u32,
+    /// Origins browsers may call the API from (CORS); none by default, `"*"` for any.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for RpcConfig {
@@ -154,6 +163,9 @@ impl Default for RpcConfig {
             listen: defaults::rpc_listen(),
             max_request_bytes: defaults::max_request_bytes(),
             max_connections: defaults::rpc_max_connections(),
+            max_batch_len: defaults::rpc_max_batch_len(),
+            max_subscriptions_per_connection: defaults::rpc_max_subscriptions(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -211,6 +223,12 @@ mod defaults {
     }
     pub fn rpc_max_connections() -> u32 {
         128
+    }
+    pub fn rpc_max_batch_len() -> u32 {
+        50
+    }
+    pub fn rpc_max_subscriptions() -> u32 {
+        16
     }
     pub fn log_filter() -> String {
         "info".to_owned()
@@ -360,6 +378,11 @@ impl Config {
             ("p2p.max_message_bytes", self.p2p.max_message_bytes),
             ("rpc.max_request_bytes", self.rpc.max_request_bytes as usize),
             ("rpc.max_connections", self.rpc.max_connections as usize),
+            ("rpc.max_batch_len", self.rpc.max_batch_len as usize),
+            (
+                "rpc.max_subscriptions_per_connection",
+                self.rpc.max_subscriptions_per_connection as usize,
+            ),
         ];
         if let Some((field, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(invalid(field, "must be greater than zero".into()));

@@ -149,6 +149,8 @@ pub struct DriverParts {
     pub peers: SharedPeers,
     /// Announces every committed block once it is durable (RPC subscriptions).
     pub commits: broadcast::Sender<accord_rpc::Committed>,
+    /// The node's metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Becomes `true` when the node shuts down.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -174,6 +176,7 @@ struct Driver {
     status: SharedStatus,
     dropped: Arc<RwLock<DroppedLog>>,
     commits: broadcast::Sender<accord_rpc::Committed>,
+    metrics: Arc<crate::metrics::Metrics>,
     engine: Engine,
     /// The last committed block.
     parent: Parent,
@@ -232,6 +235,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         dropped,
         peers,
         commits,
+        metrics,
         mut shutdown,
     } = parts;
     let head = storage.head()?.context("the database has no genesis")?;
@@ -270,6 +274,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         status,
         dropped,
         commits,
+        metrics,
         engine,
         parent: Parent {
             height: head.height,
@@ -798,8 +803,10 @@ impl Driver {
     fn apply(&mut self, executed: &Executed, certificate: &CommitCertificate) -> Result<()> {
         let block = &executed.block;
         fault::crash_point("before-commit");
+        let started = Instant::now();
         self.storage
             .commit_block(block, certificate, &executed.outcome)?;
+        self.metrics.commit_took(started.elapsed());
         fault::crash_point("after-commit");
         // Subscribers hear of the block only once it is durable; nobody listening is fine.
         let _ = self.commits.send(accord_rpc::Committed {

@@ -15,7 +15,7 @@ use accord_rpc::backend::{
     TxPool,
 };
 use accord_rpc::types::{NodeStatus, PeerInfo, TransactionStatus};
-use accord_rpc::{Backend, Committed, Limits};
+use accord_rpc::{Backend, Committed, Options};
 use accord_runtime::CheckContext;
 use accord_state::StateStore;
 use accord_types::codec::hex_decode;
@@ -257,10 +257,10 @@ impl Commits for NodeBackend {
 /// Starts the server; returns its handle and the address it listens on.
 pub async fn start(
     listen: SocketAddr,
-    limits: Limits,
     backend: NodeBackend,
+    options: Options,
 ) -> anyhow::Result<(ServerHandle, SocketAddr)> {
-    accord_rpc::start(listen, limits, backend.backend(), None)
+    accord_rpc::start(listen, backend.backend(), options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for RPC on {listen}: {e}"))
 }

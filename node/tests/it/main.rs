@@ -1,5 +1,6 @@
 //! Integration tests that run the real `accord` binary in temporary directories.
 
+mod api;
 mod doors;
 mod faults;
 mod init;

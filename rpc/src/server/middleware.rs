@@ -23,10 +23,23 @@ pub enum Outcome {
     Refused,
 }
 
-/// Told of every call (the node counts them).
+/// Told of every call, connection and subscription (the node counts them).
 pub trait Observer: Send + Sync + 'static {
     /// A call of `method` (a known method's name, or `"unknown"`) ended with `outcome`.
     fn call(&self, method: &str, outcome: Outcome);
+    /// A connection opened (`true`) or closed.
+    fn connection(&self, _open: bool) {}
+    /// A subscription started (`true`) or ended.
+    fn subscription(&self, _open: bool) {}
+}
+
+/// Lives as long as one connection's middleware: tells the observer when it closes.
+struct ConnectionGuard(Arc<dyn Observer>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.connection(false);
+    }
 }
 
 /// Checks each call's method and parameter shape against [`methods::METHODS`].
@@ -34,11 +47,21 @@ pub trait Observer: Send + Sync + 'static {
 pub struct Strict<S> {
     service: S,
     observer: Option<Arc<dyn Observer>>,
+    _connection: Option<Arc<ConnectionGuard>>,
 }
 
 impl<S> Strict<S> {
+    /// Built once per connection by the server.
     pub(crate) fn new(service: S, observer: Option<Arc<dyn Observer>>) -> Self {
-        Self { service, observer }
+        let connection = observer.clone().map(|o| {
+            o.connection(true);
+            Arc::new(ConnectionGuard(o))
+        });
+        Self {
+            service,
+            observer,
+            _connection: connection,
+        }
     }
 }
 

@@ -68,12 +68,76 @@ impl Default for Limits {
 pub struct RpcApi {
     backend: Backend,
     limits: Limits,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl RpcApi {
     /// The API over `backend`.
     pub fn new(backend: Backend, limits: Limits) -> Self {
-        Self { backend, limits }
+        Self {
+            backend,
+            limits,
+            observer: None,
+        }
+    }
+
+    /// The same, telling `observer` of subscriptions.
+    pub fn with_observer(mut self, observer: Option<Arc<dyn Observer>>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Tells the observer a subscription started or ended.
+    pub(crate) fn subscription(&self, open: bool) {
+        if let Some(observer) = &self.observer {
+            observer.subscription(open);
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Whether the node is ready for traffic: synced, not halted, and connected to more
+    /// than two thirds of the validators (counting itself when it is one).
+    pub fn readiness(&self) -> Result<Readiness, jsonrpsee::types::ErrorObjectOwned> {
+        let status = self.backend.node.status();
+        let (head, _) = self.backend.chain.head()?;
+        let set = self.backend.chain.validator_set(head.saturating_add(1))?;
+        let validators = set.as_ref().map_or(0, |s| s.len());
+        let me = set
+            .as_ref()
+            .is_some_and(|s| s.get(&status.validator).is_some());
+        let validator_peers = self
+            .backend
+            .node
+            .peers()
+            .iter()
+            .filter(|p| p.name.is_some())
+            .count();
+        let reachable = validator_peers + usize::from(me);
+        let mut reasons = Vec::new();
+        if status.syncing {
+            reasons.push("catching up through block sync".to_owned());
+        }
+        if status.halted {
+            reasons.push("halted".to_owned());
+        }
+        if reachable * 3 <= validators * 2 {
+            reasons.push(format!(
+                "connected to {reachable} of {validators} validators (counting itself), not more than two thirds"
+            ));
+        }
+        Ok(Readiness {
+            ready: reasons.is_empty(),
+            height: status.height,
+            syncing: status.syncing,
+            halted: status.halted,
+            validator_peers,
+            validators,
+            reasons,
+        })
     }
 
     /// Every method, in one module.
@@ -95,13 +159,72 @@ impl RpcApi {
     }
 }
 
+/// What `/ready` answers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Readiness {
+    /// Ready for traffic.
+    pub ready: bool,
+    /// Head height.
+    pub height: accord_types::Height,
+    /// Catching up.
+    pub syncing: bool,
+    /// Stopped deciding.
+    pub halted: bool,
+    /// Validators connected as peers.
+    pub validator_peers: usize,
+    /// Validators in the set deciding the next height.
+    pub validators: usize,
+    /// Why it is not ready (empty when it is).
+    pub reasons: Vec<String>,
+}
+
+/// Everything the server runs with besides its backend.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Limits.
+    pub limits: Limits,
+    /// Told of every call (metrics).
+    pub observer: Option<Arc<dyn Observer>>,
+    /// The node's metrics for `/metrics`.
+    pub metrics: Option<Arc<dyn crate::rest::MetricsSource>>,
+    /// Origins browsers may call from (CORS); none by default. `*` allows any.
+    pub cors_origins: Vec<String>,
+}
+
+fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, std::io::Error> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let layer = CorsLayer::new()
+        .allow_methods([http::Method::GET, http::Method::POST])
+        .allow_headers([http::header::CONTENT_TYPE]);
+    if origins.iter().any(|o| o == "*") {
+        return Ok(layer.allow_origin(AllowOrigin::any()));
+    }
+    let values = origins
+        .iter()
+        .map(|o| {
+            http::HeaderValue::from_str(o).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("CORS origin {o:?} is not a valid header value"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(layer.allow_origin(AllowOrigin::list(values)))
+}
+
 /// Starts the server on `listen`; returns its handle and the bound address.
 pub async fn start(
     listen: SocketAddr,
-    limits: Limits,
     backend: Backend,
-    observer: Option<Arc<dyn Observer>>,
+    options: Options,
 ) -> Result<(ServerHandle, SocketAddr), std::io::Error> {
+    let Options {
+        limits,
+        observer,
+        metrics,
+        cors_origins,
+    } = options;
     let config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_bytes)
         .max_response_body_size(limits.max_response_bytes)
@@ -110,14 +233,22 @@ pub async fn start(
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_len))
         .set_message_buffer_capacity(limits.message_buffer)
         .build();
+    let api = RpcApi::new(backend, limits).with_observer(observer.clone());
     let rpc_middleware = RpcServiceBuilder::new()
         .layer_fn(move |service| middleware::Strict::new(service, observer.clone()));
+    let http_middleware = tower::ServiceBuilder::new()
+        .option_layer(
+            (!cors_origins.is_empty())
+                .then(|| cors(&cors_origins))
+                .transpose()?,
+        )
+        .layer(crate::rest::RestLayer::new(api.clone(), metrics));
     let server = Server::builder()
         .set_config(config)
         .set_rpc_middleware(rpc_middleware)
+        .set_http_middleware(http_middleware)
         .build(listen)
         .await?;
     let addr = server.local_addr()?;
-    let module = RpcApi::new(backend, limits).into_module();
-    Ok((server.start(module), addr))
+    Ok((server.start(api.into_module()), addr))
 }

@@ -78,6 +78,22 @@ fn close(end: End, cursor: Option<EventCursor>) -> SubscriptionResult {
     }
 }
 
+/// Counts an open subscription for as long as it lives.
+struct Open(RpcApi);
+
+impl Open {
+    fn new(api: &RpcApi) -> Self {
+        api.subscription(true);
+        Self(api.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.subscription(false);
+    }
+}
+
 /// State of one event subscription.
 struct EventStream {
     api: RpcApi,
@@ -178,6 +194,7 @@ pub(crate) async fn events(
     // Listen before reading the log: nothing committed from here on can be missed.
     let mut commits = api.backend.commits.subscribe();
     let sink = pending.accept().await?;
+    let _open = Open::new(&api);
     let mut stream = EventStream {
         api,
         matcher: Some(Matcher::new(filter)),
@@ -234,6 +251,7 @@ pub(crate) async fn finalized_blocks(
 ) -> SubscriptionResult {
     let mut commits = api.backend.commits.subscribe();
     let sink = pending.accept().await?;
+    let _open = Open::new(&api);
     let mut last = None;
     let result: Result<(), End> = async {
         loop {

@@ -5,6 +5,7 @@
 mod api;
 mod docs;
 mod proofs;
+mod rest;
 mod subscriptions;
 
 use std::net::SocketAddr;
@@ -34,10 +35,16 @@ impl Fixture {
     /// With `limits` and a commit announcement channel of `commit_channel` blocks.
     pub async fn with_limits(limits: Limits, commit_channel: usize) -> Self {
         let node = MemoryNode::new(commit_channel);
-        let (handle, addr) =
-            accord_rpc::start("127.0.0.1:0".parse().unwrap(), limits, node.backend(), None)
-                .await
-                .unwrap();
+        let (handle, addr) = accord_rpc::start(
+            "127.0.0.1:0".parse().unwrap(),
+            node.backend(),
+            accord_rpc::Options {
+                limits,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         Self {
             node,
             addr,

@@ -1,0 +1,424 @@
+//! The node's Prometheus metrics, served on `/metrics` of the RPC port.
+//!
+//! ```text
+//!   driver ──commit time──────────────► accord_storage_commit_seconds
+//!   commits (broadcast) ──► follow()  ► height, block interval, validators and missing
+//!                                       validators by region, evidence, receipts by
+//!                                       outcome, proposals by kind and status
+//!   RPC middleware (Observer) ─────────► requests by method and outcome, connections,
+//!                                       subscriptions
+//!   a scrape ─► refresh() ─────────────► round, syncing, halted, peers by region, mempool
+//! ```
+//!
+//! Names follow Prometheus' rules: `accord_` prefix, base units (seconds, bytes),
+//! `_total` on counters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accord_rpc::server::{Observer, Outcome as CallOutcome};
+use accord_rpc::Committed;
+use accord_runtime::Query;
+use accord_types::governance::ProposalKind;
+use accord_types::{Event, Height, Outcome, ProposalId, PublicKey};
+use parking_lot::Mutex;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tokio::sync::broadcast;
+
+use crate::driver::{SharedPeers, SharedStatus};
+use crate::mempool::Mempool;
+use crate::storage::Storage;
+
+type Labels = Vec<(String, String)>;
+
+fn label(name: &str, value: impl Into<String>) -> Labels {
+    vec![(name.to_owned(), value.into())]
+}
+
+fn snake<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Object(map)) => map
+            .get("status")
+            .and_then(|s| s.as_str())
+            .unwrap_or("unknown")
+            .to_owned(),
+        _ => "unknown".to_owned(),
+    }
+}
+
+/// Every metric of the node.
+pub struct Metrics {
+    registry: Registry,
+    height: Gauge,
+    round: Gauge,
+    syncing: Gauge,
+    halted: Gauge,
+    last_block_time: Gauge<f64, std::sync::atomic::AtomicU64>,
+    block_interval: Histogram,
+    validators: Family<Labels, Gauge>,
+    missing_validators: Family<Labels, Gauge>,
+    byzantine_validators: Gauge,
+    peers: Family<Labels, Gauge>,
+    mempool_size: Gauge,
+    mempool_bytes: Gauge,
+    rpc_requests: Family<Labels, Counter>,
+    rpc_connections: Gauge<i64, AtomicI64>,
+    rpc_subscriptions: Gauge<i64, AtomicI64>,
+    proposals: Family<Labels, Gauge>,
+    receipts: Family<Labels, Counter>,
+    commit_seconds: Histogram,
+    /// What the gauges of proposals are computed from: each proposal's kind and status.
+    known: Mutex<BTreeMap<ProposalId, (ProposalKind, String)>>,
+    offenders: Mutex<BTreeSet<PublicKey>>,
+    sources: Mutex<Option<Sources>>,
+}
+
+/// What a scrape reads.
+pub struct Sources {
+    /// The node's status.
+    pub status: SharedStatus,
+    /// Connected peers.
+    pub peers: SharedPeers,
+    /// The pool.
+    pub mempool: Arc<Mutex<Mempool>>,
+    /// The database (the validators' regions).
+    pub storage: Arc<Storage>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Every metric, registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let m = Self {
+            height: Gauge::default(),
+            round: Gauge::default(),
+            syncing: Gauge::default(),
+            halted: Gauge::default(),
+            last_block_time: Gauge::default(),
+            block_interval: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            validators: Family::default(),
+            missing_validators: Family::default(),
+            byzantine_validators: Gauge::default(),
+            peers: Family::default(),
+            mempool_size: Gauge::default(),
+            mempool_bytes: Gauge::default(),
+            rpc_requests: Family::default(),
+            rpc_connections: Gauge::default(),
+            rpc_subscriptions: Gauge::default(),
+            proposals: Family::default(),
+            receipts: Family::default(),
+            commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            known: Mutex::new(BTreeMap::new()),
+            offenders: Mutex::new(BTreeSet::new()),
+            sources: Mutex::new(None),
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        r.register(
+            "accord_consensus_height",
+            "Height of the last committed block",
+            m.height.clone(),
+        );
+        r.register(
+            "accord_consensus_round",
+            "Round of the height being decided",
+            m.round.clone(),
+        );
+        r.register(
+            "accord_consensus_syncing",
+            "1 while catching up through block sync",
+            m.syncing.clone(),
+        );
+        r.register(
+            "accord_node_halted",
+            "1 once the node has stopped deciding",
+            m.halted.clone(),
+        );
+        r.register(
+            "accord_consensus_last_block_timestamp_seconds",
+            "Timestamp of the last committed block (proposer's clock), Unix seconds",
+            m.last_block_time.clone(),
+        );
+        r.register(
+            "accord_consensus_block_interval_seconds",
+            "Time between the timestamps of consecutive blocks",
+            m.block_interval.clone(),
+        );
+        r.register(
+            "accord_consensus_validators",
+            "Validators deciding the next height, by region",
+            m.validators.clone(),
+        );
+        r.register(
+            "accord_consensus_missing_validators",
+            "Validators of the set whose precommit is not in the last certificate, by region",
+            m.missing_validators.clone(),
+        );
+        r.register(
+            "accord_consensus_byzantine_validators",
+            "Distinct validators with equivocation evidence recorded on chain since start",
+            m.byzantine_validators.clone(),
+        );
+        r.register(
+            "accord_p2p_peers",
+            "Connected peers, by region (\"none\": not a validator)",
+            m.peers.clone(),
+        );
+        r.register(
+            "accord_mempool_size",
+            "Transactions in the pool",
+            m.mempool_size.clone(),
+        );
+        r.register(
+            "accord_mempool_bytes",
+            "Bytes of the transactions in the pool",
+            m.mempool_bytes.clone(),
+        );
+        r.register(
+            "accord_rpc_requests",
+            "RPC calls, by method and outcome",
+            m.rpc_requests.clone(),
+        );
+        r.register(
+            "accord_rpc_connections",
+            "Open RPC connections",
+            m.rpc_connections.clone(),
+        );
+        r.register(
+            "accord_rpc_subscriptions",
+            "Open RPC subscriptions",
+            m.rpc_subscriptions.clone(),
+        );
+        r.register(
+            "accord_gov_proposals",
+            "Proposals by kind and status",
+            m.proposals.clone(),
+        );
+        r.register(
+            "accord_gov_receipts",
+            "Receipts of committed blocks, by outcome",
+            m.receipts.clone(),
+        );
+        r.register(
+            "accord_storage_commit_seconds",
+            "Time to write a block's synced RocksDB batch",
+            m.commit_seconds.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// Sets what scrapes read.
+    pub fn set_sources(&self, sources: Sources) {
+        *self.sources.lock() = Some(sources);
+    }
+
+    /// A block's synced commit took `took`.
+    pub fn commit_took(&self, took: Duration) {
+        self.commit_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Counts every proposal in the state by kind and status (at start).
+    pub fn load_proposals(&self, storage: &Storage) -> anyhow::Result<()> {
+        let store = storage.state_snapshot();
+        let proposals = Query::new(&store).proposals(None, usize::MAX)?;
+        let mut known = self.known.lock();
+        for p in proposals {
+            known.insert(p.id, (p.kind, snake(&p.status)));
+        }
+        drop(known);
+        self.recount();
+        Ok(())
+    }
+
+    fn recount(&self) {
+        self.proposals.clear();
+        for (kind, status) in self.known.lock().values() {
+            let labels = vec![
+                ("kind".to_owned(), snake(kind)),
+                ("status".to_owned(), status.clone()),
+            ];
+            self.proposals.get_or_create(&labels).inc();
+        }
+    }
+
+    /// Updates from a committed block.
+    pub fn on_commit(&self, block: &Committed, storage: &Storage) {
+        let header = &block.block.header;
+        let previous = self.last_block_time.get();
+        let now = header.timestamp.0 as f64 / 1000.0;
+        if previous > 0.0 && now >= previous {
+            self.block_interval.observe(now - previous);
+        }
+        self.last_block_time.set(now);
+        self.height
+            .set(i64::try_from(header.height.0).unwrap_or(i64::MAX));
+        let mut touched = false;
+        for receipt in block.receipts.iter() {
+            let outcome = match receipt.outcome {
+                Outcome::Success => "success",
+                Outcome::Failed { .. } => "failed",
+            };
+            self.receipts
+                .get_or_create(&label("outcome", outcome))
+                .inc();
+            for event in &receipt.events {
+                match event {
+                    Event::ProposalSubmitted { proposal, kind, .. } => {
+                        self.known
+                            .lock()
+                            .insert(*proposal, (*kind, "voting".to_owned()));
+                        touched = true;
+                    }
+                    Event::StatusChanged {
+                        proposal, status, ..
+                    } => {
+                        if let Some(entry) = self.known.lock().get_mut(proposal) {
+                            entry.1 = snake(status);
+                        }
+                        touched = true;
+                    }
+                    Event::EvidenceRecorded { validator, .. } => {
+                        let mut offenders = self.offenders.lock();
+                        offenders.insert(*validator);
+                        self.byzantine_validators
+                            .set(i64::try_from(offenders.len()).unwrap_or(i64::MAX));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if touched {
+            self.recount();
+        }
+        // The set that decided this block, against the certificate's signers.
+        if let Ok(Some(set)) = storage.validator_set(header.height) {
+            let signers: BTreeSet<PublicKey> = block
+                .certificate
+                .signatures
+                .iter()
+                .map(|s| s.validator)
+                .collect();
+            self.missing_validators.clear();
+            self.validators.clear();
+            for region in set.region_power().keys() {
+                let members = set.validators().iter().filter(|v| &v.region == region);
+                let (total, missing) = members.fold((0i64, 0i64), |(t, m), v| {
+                    (t + 1, m + i64::from(!signers.contains(&v.key)))
+                });
+                let labels = label("region", region.as_str());
+                self.validators.get_or_create(&labels).set(total);
+                self.missing_validators.get_or_create(&labels).set(missing);
+            }
+        }
+    }
+
+    /// Reads the gauges that follow the node's live state, then encodes everything.
+    pub fn render(&self) -> String {
+        if let Some(sources) = &*self.sources.lock() {
+            let status = sources.status.read().clone();
+            self.round.set(i64::from(status.round.0));
+            self.syncing.set(i64::from(status.syncing));
+            self.halted.set(i64::from(status.halted));
+            {
+                let pool = sources.mempool.lock();
+                self.mempool_size
+                    .set(i64::try_from(pool.len()).unwrap_or(i64::MAX));
+                self.mempool_bytes
+                    .set(i64::try_from(pool.bytes()).unwrap_or(i64::MAX));
+            }
+            let store = sources.storage.state_snapshot();
+            let specs = crate::chain::validators_at(&store, Height(u64::MAX))
+                .map(|(_, specs)| specs)
+                .unwrap_or_default();
+            self.peers.clear();
+            for (key, _) in sources.peers.read().iter() {
+                let region = specs
+                    .iter()
+                    .find(|s| &s.p2p_key == key)
+                    .map_or("none".to_owned(), |s| s.region.as_str().to_owned());
+                self.peers.get_or_create(&label("region", region)).inc();
+            }
+        }
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// Follows the commit announcements until the channel closes.
+    pub fn follow(
+        self: Arc<Self>,
+        mut commits: broadcast::Receiver<Committed>,
+        storage: Arc<Storage>,
+    ) {
+        tokio::spawn(async move {
+            loop {
+                match commits.recv().await {
+                    Ok(block) => {
+                        let metrics = Arc::clone(&self);
+                        let storage = Arc::clone(&storage);
+                        // A point read of the validator set: off the async workers.
+                        let _ = tokio::task::spawn_blocking(move || {
+                            metrics.on_commit(&block, &storage);
+                        })
+                        .await;
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+}
+
+impl accord_rpc::rest::MetricsSource for Metrics {
+    fn encode(&self) -> String {
+        self.render()
+    }
+}
+
+impl Observer for Metrics {
+    fn call(&self, method: &str, outcome: CallOutcome) {
+        let outcome = match outcome {
+            CallOutcome::Ok => "ok",
+            CallOutcome::Error => "error",
+            CallOutcome::Refused => "refused",
+        };
+        let labels = vec![
+            ("method".to_owned(), method.to_owned()),
+            ("outcome".to_owned(), outcome.to_owned()),
+        ];
+        self.rpc_requests.get_or_create(&labels).inc();
+    }
+
+    fn connection(&self, open: bool) {
+        if open {
+            self.rpc_connections.inc();
+        } else {
+            self.rpc_connections.dec();
+        }
+    }
+
+    fn subscription(&self, open: bool) {
+        if open {
+            self.rpc_subscriptions.inc();
+        } else {
+            self.rpc_subscriptions.dec();
+        }
+    }
+}
