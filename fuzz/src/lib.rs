@@ -4,6 +4,11 @@
 //! value must re-encode to exactly those bytes (one value, one encoding), survive a
 //! JSON round trip, and go through the cheap verifiers without panicking. What the
 //! verifiers answer does not matter here; that they answer does.
+//!
+//! [`rpc`] holds the in-memory chain behind the `rpc_request` target, which sends raw
+//! JSON-RPC requests to accord-rpc's methods instead of bytes to a decoder.
+
+pub mod rpc;
 
 use std::fmt::Debug;
 use std::sync::OnceLock;

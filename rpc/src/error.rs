@@ -1,5 +1,7 @@
 //! Error codes of the API and the helpers that build error objects.
 //!
+//! Codes of our own sit in -32020…-32029, clear of those jsonrpsee uses (-32000…-32011).
+//!
 //! | code | meaning |
 //! |---|---|
 //! | -32700 | the request is not JSON |
@@ -7,10 +9,9 @@
 //! | -32601 | no such method |
 //! | -32602 | [`INVALID_PARAMS`]: a parameter is missing, extra, of the wrong type or out of range |
 //! | -32000 | [`NODE_ERROR`]: the node failed (its database); retry |
-//! | -32010 | [`TX_REFUSED`]: the transaction was refused; `data.code` says why |
-//! | -32011 | [`NOT_FOUND`]: what the parameters name does not exist (a cursor, an event, a height's set) |
-//! | -32012 | [`LAGGED`]: a subscriber did not keep up; `data.cursor` is the last it was sent |
-//! | -32013 | [`RATE_LIMITED`]: too many requests from this address; retry later |
+//! | -32020 | [`TX_REFUSED`]: the transaction was refused; `data.code` says why |
+//! | -32021 | [`NOT_FOUND`]: what the parameters name does not exist (a cursor, an event, a height's set) |
+//! | -32022 | [`LAGGED`]: a subscriber did not keep up; `data.cursor` is the last it was sent |
 
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use serde_json::json;
@@ -22,13 +23,11 @@ pub const INVALID_PARAMS: i32 = -32602;
 /// The node failed (its database); the request may be retried.
 pub const NODE_ERROR: i32 = -32000;
 /// The transaction was refused; `data.code` says why.
-pub const TX_REFUSED: i32 = -32010;
+pub const TX_REFUSED: i32 = -32020;
 /// What the parameters name does not exist.
-pub const NOT_FOUND: i32 = -32011;
+pub const NOT_FOUND: i32 = -32021;
 /// A subscription closed because its subscriber did not keep up.
-pub const LAGGED: i32 = -32012;
-/// Too many requests from one address.
-pub const RATE_LIMITED: i32 = -32013;
+pub const LAGGED: i32 = -32022;
 
 /// An invalid-parameters error saying what was wrong.
 pub fn invalid(message: impl Into<String>) -> ErrorObjectOwned {

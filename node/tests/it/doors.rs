@@ -358,6 +358,19 @@ mod slow {
         }
     }
 
+    /// A JSON-RPC call whose params are given as JSON text (numbers JSON cannot
+    /// hold in a u64, for one).
+    async fn call_raw(addr: &str, method: &str, params: &str) -> Result<Value, Value> {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#);
+        let answer = post(addr, "application/json", body.into_bytes()).await;
+        assert_eq!(answer.status, 200, "{method}: {}", answer.body);
+        let answer = answer.json();
+        match answer.get("error") {
+            Some(error) => Err(error.clone()),
+            None => Ok(answer["result"].clone()),
+        }
+    }
+
     /// Collects every door whose answer is not the expected one, so that one run
     /// reports them all; every answer is printed (shown when the test fails).
     #[derive(Default)]
@@ -543,6 +556,387 @@ mod slow {
             call(addr, "gov_submitTransaction", Some(json!([42]))).await,
             &["gov_submitTransaction", "invalid type: integer"],
         );
+
+        // The rest of the API: (method, params as JSON text, code, words of the message).
+        let far = "\"999999:0:0\"";
+        let cases: Vec<(&str, String, i64, Vec<&str>)> = vec![
+            (
+                "chain_getBlock",
+                "[18446744073709551616]".into(),
+                -32602,
+                vec!["chain_getBlock"],
+            ),
+            (
+                "chain_getHeader",
+                "[-3]".into(),
+                -32602,
+                vec!["non-negative"],
+            ),
+            (
+                "chain_getHeader",
+                "[1, 2]".into(),
+                -32602,
+                vec!["takes 1 parameter"],
+            ),
+            (
+                "chain_getCertificate",
+                "[\"0x12\"]".into(),
+                -32602,
+                vec!["not a block hash"],
+            ),
+            (
+                "chain_getCertificate",
+                "{\"block\": 1}".into(),
+                -32602,
+                vec!["no parameter \"block\""],
+            ),
+            (
+                "chain_getReceipts",
+                "[true]".into(),
+                -32602,
+                vec!["block hash"],
+            ),
+            (
+                "chain_getReceipts",
+                "[]".into(),
+                -32602,
+                vec!["missing parameter id"],
+            ),
+            (
+                "chain_getBlockRange",
+                "[5, 2]".into(),
+                -32602,
+                vec!["reversed"],
+            ),
+            (
+                "chain_getBlockRange",
+                "[1, 101]".into(),
+                -32602,
+                vec!["at most 100"],
+            ),
+            (
+                "chain_getBlockRange",
+                "[0, 3]".into(),
+                -32602,
+                vec!["start at 1"],
+            ),
+            (
+                "chain_getBlockRange",
+                "[1]".into(),
+                -32602,
+                vec!["missing parameter to"],
+            ),
+            (
+                "chain_getBlockRange",
+                "[1.5, 2]".into(),
+                -32602,
+                vec!["chain_getBlockRange"],
+            ),
+            (
+                "chain_getBlockRange",
+                "[-1, 2]".into(),
+                -32602,
+                vec!["chain_getBlockRange"],
+            ),
+            (
+                "chain_getTransaction",
+                "[42]".into(),
+                -32602,
+                vec!["chain_getTransaction"],
+            ),
+            (
+                "chain_getValidators",
+                "[0]".into(),
+                -32602,
+                vec!["start at 1"],
+            ),
+            (
+                "chain_getValidators",
+                "[99999]".into(),
+                -32021,
+                vec!["no validator set"],
+            ),
+            (
+                "chain_getValidators",
+                "[\"one\"]".into(),
+                -32602,
+                vec!["chain_getValidators"],
+            ),
+            (
+                "chain_getStatus",
+                "[1]".into(),
+                -32602,
+                vec!["takes 0 parameter"],
+            ),
+            (
+                "gov_listProposals",
+                "[{\"status\": \"sleeping\"}]".into(),
+                -32602,
+                vec!["unknown status"],
+            ),
+            (
+                "gov_listProposals",
+                "[{\"colour\": \"red\"}]".into(),
+                -32602,
+                vec!["colour"],
+            ),
+            (
+                "gov_listProposals",
+                "[{\"kind\": \"party\"}]".into(),
+                -32602,
+                vec!["gov_listProposals"],
+            ),
+            (
+                "gov_listProposals",
+                "[{\"region\": \"EU\"}]".into(),
+                -32602,
+                vec!["gov_listProposals"],
+            ),
+            (
+                "gov_listProposals",
+                "[null, null, 0]".into(),
+                -32602,
+                vec!["between 1 and 1000"],
+            ),
+            (
+                "gov_listProposals",
+                "[null, null, 1001]".into(),
+                -32602,
+                vec!["between 1 and 1000"],
+            ),
+            (
+                "gov_listProposals",
+                "[null, -1]".into(),
+                -32602,
+                vec!["gov_listProposals"],
+            ),
+            (
+                "gov_listProposals",
+                "[null, null, 5, 6]".into(),
+                -32602,
+                vec!["takes 3 parameter"],
+            ),
+            (
+                "gov_getTally",
+                "[\"x\"]".into(),
+                -32602,
+                vec!["gov_getTally"],
+            ),
+            (
+                "gov_getParams",
+                "{\"height\": 1}".into(),
+                -32602,
+                vec!["its parameters are: none"],
+            ),
+            (
+                "gov_getEvents",
+                "[{\"types\": [\"exploded\"]}]".into(),
+                -32602,
+                vec!["unknown event type"],
+            ),
+            (
+                "gov_getEvents",
+                "[{\"kinds\": [\"party\"]}]".into(),
+                -32602,
+                vec!["gov_getEvents"],
+            ),
+            (
+                "gov_getEvents",
+                "[null, \"12\"]".into(),
+                -32602,
+                vec!["cursor"],
+            ),
+            (
+                "gov_getEvents",
+                "[null, \"a:b:c\"]".into(),
+                -32602,
+                vec!["cursor"],
+            ),
+            (
+                "gov_getEvents",
+                "[null, \"1:2:3:4\"]".into(),
+                -32602,
+                vec!["cursor"],
+            ),
+            (
+                "gov_getEvents",
+                "[null, \"99999999999999999999:0:0\"]".into(),
+                -32602,
+                vec!["overflows"],
+            ),
+            (
+                "gov_getEvents",
+                format!("[null, {far}]"),
+                -32021,
+                vec!["beyond the chain"],
+            ),
+            (
+                "gov_getEvents",
+                "[null, null, 0]".into(),
+                -32602,
+                vec!["between 1 and 1000"],
+            ),
+            (
+                "gov_getEventProof",
+                "[\"1:0:9\"]".into(),
+                -32021,
+                vec!["no event at cursor"],
+            ),
+            (
+                "gov_getEventProof",
+                "[\"1:700:0\"]".into(),
+                -32021,
+                vec!["no event at cursor"],
+            ),
+            (
+                "gov_getEventProof",
+                format!("[{far}]"),
+                -32021,
+                vec!["beyond the chain"],
+            ),
+            (
+                "gov_getEventProof",
+                "[]".into(),
+                -32602,
+                vec!["missing parameter cursor"],
+            ),
+            (
+                "gov_getStateProof",
+                "[{\"record\": \"treasure\"}]".into(),
+                -32602,
+                vec!["gov_getStateProof"],
+            ),
+            (
+                "gov_getStateProof",
+                "[{\"record\": \"proposal\"}]".into(),
+                -32602,
+                vec!["gov_getStateProof"],
+            ),
+            (
+                "gov_getStateProof",
+                "[{\"record\": \"account\", \"key\": \"0x12\"}]".into(),
+                -32602,
+                vec!["gov_getStateProof"],
+            ),
+            (
+                "gov_subscribeEvents",
+                "[]".into(),
+                -32602,
+                vec!["needs a WebSocket"],
+            ),
+            (
+                "chain_subscribeFinalizedBlocks",
+                "[]".into(),
+                -32602,
+                vec!["needs a WebSocket"],
+            ),
+            (
+                "rpc_methods",
+                "[1]".into(),
+                -32602,
+                vec!["takes 0 parameter"],
+            ),
+        ];
+        for (method, params, code, words) in &cases {
+            let answer = call_raw(addr, method, params).await;
+            doors.error(&format!("{method} {params}"), answer, *code, words);
+        }
+        // A batch longer than the limit, and one within it.
+        let batch: Vec<Value> = (0..51)
+            .map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "system_health" }))
+            .collect();
+        let answer = post(
+            addr,
+            "application/json",
+            Value::Array(batch).to_string().into_bytes(),
+        )
+        .await;
+        doors.error(
+            "a batch of 51 calls",
+            Err(answer.json()["error"].clone()),
+            -32010,
+            &["batch"],
+        );
+        let batch: Vec<Value> = (0..3)
+            .map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "chain_getBlock", "params": [i, 9] }))
+            .collect();
+        let answer = post(
+            addr,
+            "application/json",
+            Value::Array(batch).to_string().into_bytes(),
+        )
+        .await;
+        let answers = answer.json();
+        doors.check(
+            "each call of a batch is checked for its shape",
+            answers.as_array().is_some_and(|a| {
+                a.len() == 3 && a.iter().all(|x| x["error"]["code"] == json!(-32602))
+            }),
+            format!("three -32602 answers expected: {answers}"),
+        );
+        // A subscription flood on one WebSocket: the 17th is refused.
+        let ws = jsonrpsee::ws_client::WsClientBuilder::default()
+            .build(format!("ws://{addr}"))
+            .await
+            .unwrap();
+        let mut open = Vec::new();
+        for _ in 0..16 {
+            open.push(
+                accord_rpc::ChainApiClient::subscribe_finalized_blocks(&ws)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let flood = accord_rpc::ChainApiClient::subscribe_finalized_blocks(&ws).await;
+        // A subscription refused before it starts says why, over the WebSocket too.
+        let bad_filter = accord_rpc::types::EventFilter {
+            types: Some(vec!["exploded".into()]),
+            ..Default::default()
+        };
+        let ws2 = jsonrpsee::ws_client::WsClientBuilder::default()
+            .build(format!("ws://{addr}"))
+            .await
+            .unwrap();
+        for (door, result, words) in [
+            (
+                "gov_subscribeEvents with an unknown event type",
+                accord_rpc::GovApiClient::subscribe_events(&ws2, Some(bad_filter), None)
+                    .await
+                    .err(),
+                "unknown event type",
+            ),
+            (
+                "gov_subscribeEvents after a cursor beyond the chain",
+                accord_rpc::GovApiClient::subscribe_events(
+                    &ws2,
+                    None,
+                    Some("999999:0:0".parse().unwrap()),
+                )
+                .await
+                .err(),
+                "beyond the chain",
+            ),
+        ] {
+            doors.check(
+                door,
+                result
+                    .as_ref()
+                    .is_some_and(|e| e.to_string().contains(words)),
+                format!("refused saying {words:?}, got {result:?}"),
+            );
+        }
+        doors.check(
+            "a 17th subscription on one connection",
+            flood
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.to_string().contains("subscriptions")),
+            format!(
+                "refused for too many subscriptions, got {:?}",
+                flood.as_ref().err()
+            ),
+        );
+        drop(open);
 
         // Bodies. The default cap of rpc.max_request_bytes is 4 MiB.
         let cap = 4 * 1024 * 1024;

@@ -137,7 +137,23 @@ where
             let id = request.id.clone().into_owned();
             let name = request.method_name().to_owned();
             let mut response = service.call(request).await;
-            if response.as_error_code() == Some(INVALID_PARAMS) {
+            if response.as_error_code() == Some(jsonrpsee::types::error::INTERNAL_ERROR_CODE)
+                && name.contains("_subscribe")
+            {
+                // jsonrpsee answers a subscription over plain HTTP with a bare
+                // "Internal error"; say what to do instead.
+                response = MethodResponse::error(
+                    id,
+                    ErrorObject::owned(
+                        INVALID_PARAMS,
+                        format!(
+                            "{name} needs a WebSocket connection (ws://); over HTTP, read with \
+                             gov_getEvents or chain_getBlock"
+                        ),
+                        None::<()>,
+                    ),
+                );
+            } else if response.as_error_code() == Some(INVALID_PARAMS) {
                 if let Some(message) = explain(&name, response.as_json().get()) {
                     response = MethodResponse::error(
                         id,

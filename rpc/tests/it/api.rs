@@ -380,7 +380,7 @@ async fn bad_parameters_are_refused_with_what_was_wrong() {
         (
             "chain_getValidators",
             json!([99]).to_string(),
-            -32011,
+            -32021,
             &["no validator set"],
         ),
         (
@@ -446,19 +446,19 @@ async fn bad_parameters_are_refused_with_what_was_wrong() {
         (
             "gov_getEvents",
             json!([null, "999:0:0"]).to_string(),
-            -32011,
+            -32021,
             &["beyond the chain"],
         ),
         (
             "gov_getEventProof",
             json!(["1:0:9"]).to_string(),
-            -32011,
+            -32021,
             &["no event at cursor"],
         ),
         (
             "gov_getEventProof",
             json!(["1:7:0"]).to_string(),
-            -32011,
+            -32021,
             &["no event at cursor"],
         ),
         (

@@ -304,7 +304,7 @@ async fn a_subscriber_that_stops_reading_is_closed_with_its_last_cursor() {
         received < blocks * per_block,
         "the subscriber was cut off early"
     );
-    assert_eq!(error["code"], -32012, "{error}");
+    assert_eq!(error["code"], -32022, "{error}");
     assert!(error["message"]
         .as_str()
         .unwrap()
