@@ -160,7 +160,7 @@ impl Metrics {
         );
         r.register(
             "accord_consensus_validators",
-            "Validators deciding the next height, by region",
+            "Validators of the set that decided the last block, by region",
             m.validators.clone(),
         );
         r.register(

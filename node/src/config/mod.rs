@@ -22,6 +22,9 @@
 //! listen = "127.0.0.1:9944"
 //! max_request_bytes = 4194304
 //! max_connections = 128
+//! max_batch_len = 50
+//! max_subscriptions_per_connection = 16
+//! cors_origins = []  # origins browsers may call from, e.g. ["https://explorer.example"]
 //!
 //! [mempool]
 //! max_txs = 10000
