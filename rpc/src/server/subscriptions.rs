@@ -250,9 +250,18 @@ pub(crate) async fn finalized_blocks(
     pending: PendingSubscriptionSink,
 ) -> SubscriptionResult {
     let mut commits = api.backend.commits.subscribe();
+    // Every block above the head as of now is delivered, announced or read back.
+    let reader = api.clone();
+    let head = match blocking(move || Ok(reader.backend.chain.head()?.0)).await {
+        Ok(head) => head,
+        Err(error) => {
+            pending.reject(error).await;
+            return Ok(());
+        }
+    };
     let sink = pending.accept().await?;
     let _open = Open::new(&api);
-    let mut last = None;
+    let mut last = Some(head);
     let result: Result<(), End> = async {
         loop {
             tokio::select! {
