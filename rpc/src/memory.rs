@@ -112,73 +112,57 @@ impl MemoryNode {
         all.extend_from_slice(txs);
         let ctx = inner.chain.context();
         let outcome = inner.chain.block_with(&ctx, &all);
-        let parent_hash = inner
-            .blocks
-            .last()
-            .map_or(inner.genesis_hash, |b| b.block.hash());
-        let last_commit = inner.blocks.last().map(|b| b.certificate.clone());
-        let header = Header {
-            chain_id: ctx.chain_id.clone(),
-            height: ctx.height,
-            parent_hash,
-            timestamp: ctx.timestamp,
-            proposer: ctx.proposer,
-            transactions_root: accord_types::block::transactions_root(&all),
-            evidence_root: accord_types::block::evidence_root(&[]),
-            state_root: outcome.state_root,
-            receipts_root: outcome.receipts_root,
-            validator_set_hash: self.validators.hash(),
-            last_commit_hash: last_commit
-                .as_ref()
-                .map_or(Hash::ZERO, CommitCertificate::hash),
-        };
-        let block = Block {
-            header,
-            transactions: all,
-            evidence: Vec::new(),
-            last_commit,
-        };
-        let certificate = self.certify(&ctx.chain_id, ctx.height, block.hash());
-        let committed = Committed {
-            block: Arc::new(block.clone()),
-            certificate: certificate.clone(),
-            receipts: Arc::new(outcome.receipts.clone()),
-        };
-        inner.blocks.push(Stored {
-            block,
-            certificate,
-            receipts: outcome.receipts,
-        });
-        drop(inner);
-        let _ = self.commits.send(committed.clone());
-        committed
+        self.seal(
+            inner,
+            ctx.timestamp,
+            all,
+            outcome.state_root,
+            outcome.receipts,
+        )
     }
 
     /// Commits a block with no transactions whose end-of-block receipt carries `events`
     /// (the state does not change): a cheap way to fill the event log in tests.
     pub fn commit_events(&self, events: Vec<Event>) -> Committed {
         let mut inner = self.inner.lock();
+        let receipts = vec![Receipt {
+            source: accord_types::ReceiptSource::EndOfBlock,
+            outcome: accord_types::Outcome::Success,
+            events,
+        }];
+        let timestamp = inner.chain.timestamp;
+        inner.chain.timestamp = accord_types::Timestamp(timestamp.0 + 1_000);
+        inner.chain.height = inner.chain.height.saturating_next();
+        let root = inner.chain.root;
+        self.seal(inner, timestamp, Vec::new(), root, receipts)
+    }
+
+    /// Builds the next block's header over what it holds, certifies, stores and
+    /// announces it.
+    fn seal(
+        &self,
+        mut inner: parking_lot::MutexGuard<'_, Inner>,
+        timestamp: accord_types::Timestamp,
+        transactions: Vec<Transaction>,
+        state_root: Hash,
+        receipts: Vec<Receipt>,
+    ) -> Committed {
         let height = Height(inner.blocks.len() as u64 + 1);
         let parent_hash = inner
             .blocks
             .last()
             .map_or(inner.genesis_hash, |b| b.block.hash());
         let last_commit = inner.blocks.last().map(|b| b.certificate.clone());
-        let receipts = vec![Receipt {
-            source: accord_types::ReceiptSource::EndOfBlock,
-            outcome: accord_types::Outcome::Success,
-            events,
-        }];
         let chain_id = inner.chain.chain_id.clone();
         let header = Header {
             chain_id: chain_id.clone(),
             height,
             parent_hash,
-            timestamp: accord_types::Timestamp(1_700_000_000_000 + height.0),
+            timestamp,
             proposer: self.keys[0].public(),
-            transactions_root: accord_types::block::transactions_root(&[]),
+            transactions_root: accord_types::block::transactions_root(&transactions),
             evidence_root: accord_types::block::evidence_root(&[]),
-            state_root: inner.chain.root,
+            state_root,
             receipts_root: accord_types::receipt::receipts_root(&receipts),
             validator_set_hash: self.validators.hash(),
             last_commit_hash: last_commit
@@ -187,12 +171,11 @@ impl MemoryNode {
         };
         let block = Block {
             header,
-            transactions: Vec::new(),
+            transactions,
             evidence: Vec::new(),
             last_commit,
         };
         let certificate = self.certify(&chain_id, height, block.hash());
-        inner.chain.height = height;
         let committed = Committed {
             block: Arc::new(block.clone()),
             certificate: certificate.clone(),
@@ -456,3 +439,52 @@ impl Commits for MemoryNode {
 
 /// Ids of proposals by title, for tests.
 pub type Titles = BTreeMap<String, accord_types::ProposalId>;
+
+/// One HTTP/1.1 request over a fresh connection, for tests of the REST routes:
+/// the status and the body (de-chunked).
+pub async fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| invalid("no header end"))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| invalid("no status"))?;
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Ok((status, body.to_owned()));
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    Ok((status, out))
+}

@@ -18,18 +18,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accord_benches::loadgen::{Accounts, Target};
+use accord_benches::loadgen::{self, Accounts, Target};
 use accord_node::client::Client;
 use accord_rpc::types::{BlockId, EventFilter};
 use accord_rpc::{ChainApiClient, GovApiClient};
 use accord_types::codec::hex_encode;
-use accord_types::governance::{
-    DocumentKind, DocumentationChange, ExecutionMode, ImpactAssessment, ProposalBody,
-    ProposalDraft, RiskLevel, Urgency,
-};
-use accord_types::{
-    Domain, Event, Hash, Height, Nonce, Payload, ProposalId, RegionId, Transaction,
-};
+use accord_types::{Event, Height, Nonce, Payload, ProposalId, Transaction};
 use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use jsonrpsee::ws_client::WsClientBuilder;
@@ -52,33 +46,6 @@ struct Args {
     /// Seconds per read benchmark.
     #[arg(long, default_value_t = 10)]
     duration: u64,
-}
-
-fn draft(n: u64, region: &RegionId) -> ProposalDraft {
-    let body = ProposalBody::DocumentationChange(DocumentationChange {
-        document: DocumentKind::UserGuide,
-        path: format!("/docs/bench/{n}.md"),
-        content_digest: Hash::digest(Domain::PAYLOAD, &n.to_le_bytes()),
-        uri: format!("https://docs.example/{n}"),
-    });
-    ProposalDraft {
-        title: format!("bench {n}"),
-        description: "rpcbench".into(),
-        regions: vec![region.clone()],
-        impact: ImpactAssessment {
-            cost: 0,
-            downtime_minutes: 0,
-            declared_risk: RiskLevel::Low,
-            analysis: String::new(),
-        },
-        dependencies: Vec::new(),
-        payload_digest: accord_runtime::payload_digest(&body),
-        execution_mode: ExecutionMode::OnApproval,
-        not_before: None,
-        execute_by: None,
-        urgency: Urgency::Normal,
-        body,
-    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -163,6 +130,9 @@ async fn main() -> Result<()> {
         subscriptions.push((ws, sub));
     }
     let account = client.api().account(accounts.author.public()).await?;
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let started = Instant::now();
     for n in 0..args.proposals {
         let tx = Transaction::sign(
@@ -170,7 +140,7 @@ async fn main() -> Result<()> {
             status.chain_id.clone(),
             Nonce(account.pending_nonce + n),
             Payload::SubmitProposal {
-                draft: Box::new(draft(n, &region)),
+                draft: Box::new(loadgen::draft(n, run, std::slice::from_ref(&region))),
             },
         );
         // The pool holds 64 nonces per account: wait for room when it is full.

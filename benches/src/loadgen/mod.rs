@@ -415,8 +415,9 @@ pub async fn run(config: &Config) -> Result<Report> {
     })
 }
 
-/// The draft of the `seq`-th proposal: a documentation change in every region.
-fn draft(seq: u64, run: u64, regions: &[RegionId]) -> ProposalDraft {
+/// The draft of the `seq`-th proposal of run `run`: a documentation change in every
+/// region.
+pub fn draft(seq: u64, run: u64, regions: &[RegionId]) -> ProposalDraft {
     let body = ProposalBody::DocumentationChange(DocumentationChange {
         document: DocumentKind::UserGuide,
         path: format!("loadgen/{run:x}/{seq}.md"),

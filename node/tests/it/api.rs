@@ -14,7 +14,6 @@ pub mod slow {
     use accord_types::{Event, EventCursor, Height, ProposalId};
     use jsonrpsee::ws_client::WsClientBuilder;
     use serde_json::Value;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use crate::net::Net;
 
@@ -36,32 +35,9 @@ pub mod slow {
     }
 
     async fn get(addr: &str, path: &str) -> (u16, String) {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).await.unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            let mut out = String::new();
-            let mut rest = body;
-            while let Some((size, after)) = rest.split_once("\r\n") {
-                let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-                if size == 0 {
-                    break;
-                }
-                out.push_str(&after[..size]);
-                rest = &after[size + 2..];
-            }
-            out
-        } else {
-            body.to_owned()
-        };
-        (status, body)
+        accord_rpc::memory::http_request(addr, "GET", path, None)
+            .await
+            .unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
