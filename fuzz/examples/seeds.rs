@@ -1,5 +1,7 @@
 //! Writes a seed corpus of valid encodings to `seeds/<target>/`, so the fuzzer starts
-//! from values that pass the decoders instead of discovering borsh from scratch.
+//! from values that pass the decoders instead of discovering borsh from scratch, and a
+//! call of every JSON-RPC method (plus a few malformed requests) to `seeds/rpc_request/`,
+//! naming the real hashes, keys and cursors of the target's chain.
 //!
 //! `cargo run --example seeds` (from `fuzz/`).
 
@@ -204,4 +206,161 @@ fn main() {
     let _ = merkle::root(&[receipt.hash(), failed.hash()]);
 
     write("validator_set", "four", &codec::encode(validators()));
+
+    rpc_requests();
+}
+
+/// One request per method over the `rpc_request` target's chain (`src/rpc.rs`), a
+/// batch, and requests the server refuses.
+fn rpc_requests() {
+    use accord_rpc::backend::ChainReader;
+    use serde_json::json;
+
+    let node = accord_fuzz::rpc::node();
+    let first = node.block(Height(1)).unwrap().unwrap();
+    let block = first.hash();
+    let tx = first.transactions[1].hash();
+    let author = accord_runtime::test_utils::key("author").public();
+    // The author's next nonce: accepted into the pool.
+    let submit = node.tx("author", accord_fuzz::rpc::submit("/docs/c.md", &["eu"]));
+    let call = |id: u64, method: &str, params: serde_json::Value| json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+    let seeds = [
+        (
+            "system_health",
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "system_health" }),
+        ),
+        ("system_version", call(2, "system_version", json!([]))),
+        ("system_peers", call(3, "system_peers", json!([]))),
+        ("system_syncState", call(4, "system_syncState", json!(null))),
+        ("rpc_methods", call(5, "rpc_methods", json!([]))),
+        ("rpc.discover", call(6, "rpc.discover", json!([]))),
+        ("chain_getStatus", call(7, "chain_getStatus", json!([]))),
+        ("chain_getBlock", call(8, "chain_getBlock", json!([1]))),
+        (
+            "chain_getBlock_hash",
+            call(9, "chain_getBlock", json!({ "id": block })),
+        ),
+        (
+            "chain_getBlockRange",
+            call(10, "chain_getBlockRange", json!([1, 3])),
+        ),
+        (
+            "chain_getHeader",
+            call(11, "chain_getHeader", json!([block])),
+        ),
+        (
+            "chain_getCertificate",
+            call(12, "chain_getCertificate", json!([2])),
+        ),
+        (
+            "chain_getReceipts",
+            call(13, "chain_getReceipts", json!([2])),
+        ),
+        (
+            "chain_getTransaction",
+            call(14, "chain_getTransaction", json!([tx])),
+        ),
+        (
+            "chain_getValidators",
+            call(15, "chain_getValidators", json!([2])),
+        ),
+        (
+            "chain_subscribeFinalizedBlocks",
+            call(16, "chain_subscribeFinalizedBlocks", json!([])),
+        ),
+        (
+            "chain_unsubscribeFinalizedBlocks",
+            call(17, "chain_unsubscribeFinalizedBlocks", json!([1])),
+        ),
+        (
+            "gov_submitTransaction",
+            call(
+                18,
+                "gov_submitTransaction",
+                json!([codec::hex_encode(&submit.encode())]),
+            ),
+        ),
+        (
+            "gov_getAccount",
+            call(19, "gov_getAccount", json!([author])),
+        ),
+        ("gov_getProposal", call(20, "gov_getProposal", json!([1]))),
+        (
+            "gov_listProposals",
+            call(
+                21,
+                "gov_listProposals",
+                json!([{ "status": "voting", "region": "eu", "proposer": author }, null, 10]),
+            ),
+        ),
+        ("gov_getTally", call(22, "gov_getTally", json!({ "id": 1 }))),
+        ("gov_getParams", call(23, "gov_getParams", json!([]))),
+        (
+            "gov_getEvents",
+            call(
+                24,
+                "gov_getEvents",
+                json!([{ "types": ["vote_cast"], "regions": ["eu"], "proposals": [1] }, "1:0:0", 5]),
+            ),
+        ),
+        (
+            "gov_getEventProof",
+            call(25, "gov_getEventProof", json!(["3:0:1"])),
+        ),
+        (
+            "gov_getStateProof",
+            call(
+                26,
+                "gov_getStateProof",
+                json!([{ "record": "account", "key": author }]),
+            ),
+        ),
+        (
+            "gov_subscribeEvents",
+            call(
+                27,
+                "gov_subscribeEvents",
+                json!([{ "kinds": ["documentation_change"] }, "2:0:0"]),
+            ),
+        ),
+        (
+            "gov_unsubscribeEvents",
+            call(28, "gov_unsubscribeEvents", json!(["x"])),
+        ),
+        (
+            "batch",
+            json!([
+                call(29, "gov_getProposal", json!([2])),
+                call(
+                    30,
+                    "gov_getStateProof",
+                    json!({ "target": { "record": "proposal", "id": 2 } })
+                )
+            ]),
+        ),
+        (
+            "unknown_method",
+            json!({ "jsonrpc": "2.0", "id": "a", "method": "chain_frobnicate" }),
+        ),
+        (
+            "wrong_shape",
+            call(31, "chain_getBlock", json!({ "height": 1 })),
+        ),
+        (
+            "bad_value",
+            call(32, "gov_getEvents", json!([null, "a:b:c"])),
+        ),
+    ];
+    for (name, request) in seeds {
+        write(
+            "rpc_request",
+            &format!("{name}.json"),
+            request.to_string().as_bytes(),
+        );
+    }
+    write(
+        "rpc_request",
+        "truncated.json",
+        br#"{"jsonrpc":"2.0","id":33,"method":"chain_getBlock","params":[1"#,
+    );
 }

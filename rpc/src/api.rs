@@ -6,12 +6,14 @@ use accord_types::{EventCursor, Hash, Height, ProposalId, PublicKey};
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 
+// The subscriptions' item types appear only in the generated client.
 use crate::types::{
-    AccountView, BlockId, BlockView, EventFilter, EventPage, EventProof, EventView, FinalizedBlock,
-    HeaderView, Health, NodeStatus, ParamsView, PeerInfo, ProposalFilter, ProposalPage,
-    ReceiptView, StateProofView, StateTarget, SyncState, TallyView, TransactionStatus,
-    ValidatorsView, Version,
+    AccountView, BlockId, BlockView, EventFilter, EventPage, EventProof, HeaderView, Health,
+    NodeStatus, ParamsView, PeerInfo, ProposalFilter, ProposalPage, ReceiptView, StateProofView,
+    StateTarget, SyncState, TallyView, TransactionStatus, ValidatorsView, Version,
 };
+#[cfg(feature = "client")]
+use crate::types::{EventView, FinalizedBlock};
 use accord_runtime::ProposalView;
 use accord_types::CommitCertificate;
 
