@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{BatchRequestConfig, PingConfig, Server, ServerConfig, ServerHandle};
 use jsonrpsee::RpcModule;
 
 use crate::api::{ChainApiServer, GovApiServer, MetaApiServer, SystemApiServer};
@@ -47,6 +47,11 @@ pub struct Limits {
     /// How long a subscription waits for room in a full buffer before it closes with
     /// [`crate::error::LAGGED`].
     pub subscriber_timeout: Duration,
+    /// How often a WebSocket connection is pinged.
+    pub ws_ping_interval: Duration,
+    /// A WebSocket connection that has sent nothing, not even a pong, for this long is
+    /// closed: a client that stops reading stops answering pings.
+    pub ws_inactive_limit: Duration,
 }
 
 impl Default for Limits {
@@ -59,6 +64,8 @@ impl Default for Limits {
             max_subscriptions_per_connection: 16,
             message_buffer: 1024,
             subscriber_timeout: Duration::from_secs(10),
+            ws_ping_interval: Duration::from_secs(30),
+            ws_inactive_limit: Duration::from_secs(40),
         }
     }
 }
@@ -232,6 +239,12 @@ pub async fn start(
         .max_subscriptions_per_connection(limits.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_len))
         .set_message_buffer_capacity(limits.message_buffer)
+        .enable_ws_ping(
+            PingConfig::new()
+                .ping_interval(limits.ws_ping_interval)
+                .inactive_limit(limits.ws_inactive_limit)
+                .max_failures(1),
+        )
         .build();
     let api = RpcApi::new(backend, limits).with_observer(observer.clone());
     let rpc_middleware = RpcServiceBuilder::new()

@@ -319,3 +319,36 @@ async fn a_subscriber_that_stops_reading_is_closed_with_its_last_cursor() {
         assert_eq!(number(&next(&mut sub).await), expected);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_that_stops_reading_is_disconnected_and_a_reading_one_is_not() {
+    let limits = Limits {
+        ws_ping_interval: Duration::from_millis(200),
+        ws_inactive_limit: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let fixture = Fixture::with_limits(limits, 64).await;
+    // A client that reads (and so answers pings) keeps its subscription.
+    let client = fixture.ws().await;
+    let mut sub = client.subscribe_events(None, None).await.unwrap();
+    // A raw client that subscribes, then neither reads nor answers pings.
+    let mut silent = RawWs::connect(fixture.addr).await;
+    silent
+        .send(r#"{"jsonrpc":"2.0","id":1,"method":"gov_subscribeEvents","params":[]}"#)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    fixture.node.commit_events(numbered(1, 1));
+    assert_eq!(
+        number(&next(&mut sub).await),
+        1,
+        "the reading client is still served"
+    );
+    // The silent one was closed: its socket ends after the answer and the pings it never read.
+    // (A connection still open would keep this read waiting past the deadline.)
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while silent.message().await.is_some() {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the silent connection is still open");
+    assert!(client.is_connected());
+}
