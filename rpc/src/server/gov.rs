@@ -23,6 +23,10 @@ use crate::types::{
     StateTarget, TallyView, DEFAULT_PAGE, EVENT_TYPES, MAX_PAGE, STATUS_NAMES,
 };
 
+/// How far beyond this node's head a cursor may point (a client resuming here from a
+/// node that is ahead).
+pub(crate) const CURSOR_AHEAD: u64 = 100;
+
 /// Most records one list call examines before it returns a partial page with a cursor.
 pub(crate) const MAX_SCAN: usize = 10_000;
 
@@ -214,9 +218,13 @@ impl RpcApi {
     }
 
     /// Refuses a cursor beyond the chain or naming no event.
+    ///
+    /// A cursor a little ahead of this node's head is accepted: a client that fails over
+    /// from a node a few blocks ahead resumes here, and nothing at or before its cursor
+    /// is sent again once this node catches up.
     pub(crate) fn check_cursor(&self, cursor: EventCursor) -> RpcResult<()> {
         let (head, _) = self.backend.chain.head()?;
-        if cursor.height > head {
+        if cursor.height > head.saturating_add(CURSOR_AHEAD) {
             return Err(not_found(format!(
                 "cursor {cursor} is beyond the chain: the head is at height {head}"
             )));

@@ -126,7 +126,7 @@ async fn a_filtered_subscription_gets_only_its_events() {
         ..Default::default()
     };
     assert!(client.subscribe_events(Some(bad), None).await.is_err());
-    let beyond: EventCursor = "99:0:0".parse().unwrap();
+    let beyond: EventCursor = "999:0:0".parse().unwrap();
     assert!(client.subscribe_events(None, Some(beyond)).await.is_err());
 }
 
@@ -351,4 +351,25 @@ async fn a_websocket_that_stops_reading_is_disconnected_and_a_reading_one_is_not
     .await;
     assert!(closed.is_ok(), "the silent connection is still open");
     assert!(client.is_connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_from_a_node_ahead_resumes_once_this_one_catches_up() {
+    let fixture = Fixture::new().await;
+    for block in 0..3 {
+        fixture.node.commit_events(numbered(1 + block * 2, 2));
+    }
+    // The head is 3; the client last saw the first event of block 5 on another node.
+    let ahead: EventCursor = "5:0:0".parse().unwrap();
+    let client = fixture.ws().await;
+    let page = client.events(None, Some(ahead), None).await.unwrap();
+    assert!(page.events.is_empty() && page.complete);
+    let mut sub = client.subscribe_events(None, Some(ahead)).await.unwrap();
+    for block in 3..6 {
+        fixture.node.commit_events(numbered(1 + block * 2, 2));
+    }
+    // Block 4's events and the first of block 5 were seen elsewhere: not sent again.
+    for expected in [10, 11, 12] {
+        assert_eq!(number(&next(&mut sub).await), expected);
+    }
 }
