@@ -223,7 +223,9 @@ pub mod slow {
         }
         writer.await.unwrap();
         let last = seen.last().unwrap().cursor;
-        // The same stretch of the log, read from a third node: identical, in order.
+        // The same stretch of the log, read from a third node once it holds it:
+        // identical, in order.
+        net.wait_height(3, last.height.0, LIMIT).await;
         let mut stored = Vec::new();
         let mut after = None;
         loop {
