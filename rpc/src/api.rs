@@ -30,7 +30,7 @@ pub trait SystemApi {
     fn version(&self) -> RpcResult<Version>;
 
     /// Connected peers, with the validator and region of each when known.
-    #[method(name = "peers")]
+    #[method(name = "peers", blocking)]
     fn peers(&self) -> RpcResult<Vec<PeerInfo>>;
 
     /// Whether the node is catching up, its head and the best height a peer reported.

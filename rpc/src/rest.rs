@@ -360,16 +360,25 @@ async fn ready(State(rest): State<Rest>) -> Response {
 }
 
 async fn metrics(State(rest): State<Rest>) -> Response {
-    match &rest.metrics {
-        Some(source) => (
-            StatusCode::OK,
-            [(
-                http::header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            source.encode(),
-        )
+    match rest.metrics.clone() {
+        // The node's metrics read its database and pool: off the async workers.
+        Some(source) => match tokio::task::spawn_blocking(move || source.encode()).await {
+            Ok(text) => (
+                StatusCode::OK,
+                [(
+                    http::header::CONTENT_TYPE,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )],
+                text,
+            )
+                .into_response(),
+            Err(e) => RestError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "node_error",
+                e.to_string(),
+            )
             .into_response(),
+        },
         None => RestError::new(
             StatusCode::NOT_FOUND,
             "not_found",
