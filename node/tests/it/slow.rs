@@ -55,6 +55,17 @@ async fn a_cross_region_proposal_is_approved_by_votes_through_every_node() {
     assert!(out.status.success(), "{printed}{}", crate::stderr(&out));
     assert!(printed.contains("finalized at height"), "{printed}");
     assert!(printed.contains("\"result\":\"success\""), "{printed}");
+    // A node admits a vote only once it holds the proposal: the voters' nodes are
+    // waited for, as a client failing over to another node would.
+    let proposed_at: u64 = printed
+        .split("finalized at height ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|h| h.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no height in {printed}"));
+    for i in 1..4 {
+        net.wait_height(i, proposed_at, Duration::from_secs(60)).await;
+    }
     // Votes through the other nodes, each voter through a different one.
     for (i, (voter, region)) in [
         ("eu-voter-1", "eu"),
