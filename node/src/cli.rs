@@ -330,6 +330,7 @@ fn init(args: InitArgs) -> Result<()> {
         rpc_listen: args.rpc_listen,
         p2p_listen: args.p2p_listen,
         join,
+        rate_limit_exempt: Vec::new(),
     };
     let config = crate::init::init(&options)?;
     println!(

@@ -98,6 +98,8 @@ pub struct InitOptions {
     pub p2p_listen: Option<String>,
     /// Set for a validator that is not in the spec and joins through governance.
     pub join: Option<Join>,
+    /// Client addresses the RPC server's per-address limits never apply to.
+    pub rate_limit_exempt: Vec<std::net::IpAddr>,
 }
 
 /// Reads and validates a chain spec file.
@@ -156,6 +158,7 @@ pub fn init(options: &InitOptions) -> Result<Config> {
     private_dir(&home.join("keys"))?;
     let mut config = Config::new(&options.validator, listen, options.rpc_listen);
     config.joined_by_governance = joining.is_some();
+    config.rpc.rate_limit_exempt = options.rate_limit_exempt.clone();
     keyfile::write(&home.join(&config.keys.consensus), &consensus)?;
     keyfile::write(&home.join(&config.keys.p2p), &p2p)?;
     let spec_path = home.join(&config.chain_spec);

@@ -104,6 +104,12 @@ pub fn prepare(home: &Path, shape: Shape, fresh: bool) -> Result<Vec<LocalNode>>
                 rpc_listen: ([127, 0, 0, 1], rpc_port).into(),
                 p2p_listen: None,
                 join: None,
+                // The developer's own tools (loadgen, rpcbench, the tests) on this
+                // host; the limits stay on for every other address.
+                rate_limit_exempt: vec![
+                    std::net::Ipv4Addr::LOCALHOST.into(),
+                    std::net::Ipv6Addr::LOCALHOST.into(),
+                ],
             })?;
         }
         fs::write(&marker, serde_json::to_string_pretty(&shape)?)

@@ -398,6 +398,7 @@ impl Observer for Metrics {
             CallOutcome::Ok => "ok",
             CallOutcome::Error => "error",
             CallOutcome::Refused => "refused",
+            CallOutcome::RateLimited => "rate_limited",
         };
         let labels = vec![
             ("method".to_owned(), method.to_owned()),

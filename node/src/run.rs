@@ -212,11 +212,15 @@ async fn run_async(config: Config) -> Result<()> {
                 max_connections: config.rpc.max_connections,
                 max_batch_len: config.rpc.max_batch_len,
                 max_subscriptions_per_connection: config.rpc.max_subscriptions_per_connection,
+                requests_per_second_per_ip: config.rpc.requests_per_second_per_ip,
+                request_burst_per_ip: config.rpc.request_burst_per_ip,
+                max_connections_per_ip: config.rpc.max_connections_per_ip,
                 ..accord_rpc::Limits::default()
             },
             observer: Some(metrics.clone()),
             metrics: Some(metrics.clone()),
             cors_origins: config.rpc.cors_origins.clone(),
+            rate_limit_exempt: config.rpc.rate_limit_exempt.clone(),
         },
     )
     .await?;

@@ -12,6 +12,7 @@
 //! | -32020 | [`TX_REFUSED`]: the transaction was refused; `data.code` says why |
 //! | -32021 | [`NOT_FOUND`]: what the parameters name does not exist (a cursor, an event, a height's set) |
 //! | -32022 | [`LAGGED`]: a subscriber did not keep up; `data.cursor` is the last it was sent |
+//! | -32023 | [`RATE_LIMITED`]: over the per-address request rate; `data.retry_after_ms` says when to retry |
 
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use serde_json::json;
@@ -28,6 +29,9 @@ pub const TX_REFUSED: i32 = -32020;
 pub const NOT_FOUND: i32 = -32021;
 /// A subscription closed because its subscriber did not keep up.
 pub const LAGGED: i32 = -32022;
+/// The client sent more requests than its address may; `data.retry_after_ms` says
+/// when to retry.
+pub const RATE_LIMITED: i32 = -32023;
 
 /// An invalid-parameters error saying what was wrong.
 pub fn invalid(message: impl Into<String>) -> ErrorObjectOwned {

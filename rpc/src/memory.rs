@@ -448,8 +448,60 @@ pub async fn http_request(
     path: &str,
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    let answer = http_exchange(None, addr, method, path, body).await?;
+    Ok((answer.status, answer.body))
+}
+
+/// What an HTTP request was answered with.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The status line and headers.
+    pub head: String,
+    /// The body, de-chunked.
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// A header's value (the first of that name), case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then_some(value.trim())
+        })
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection from `source` (an address of this
+/// host, such as another loopback address; any when `None`) to `addr`.
+pub async fn http_exchange(
+    source: Option<std::net::IpAddr>,
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<HttpAnswer> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let mut stream = match source {
+        None => tokio::net::TcpStream::connect(addr).await?,
+        Some(ip) => {
+            let target: std::net::SocketAddr = addr
+                .parse()
+                .map_err(|_| invalid("the address is not ip:port"))?;
+            let socket = if ip.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.bind((ip, 0).into())?;
+            socket.connect(target).await?
+        }
+    };
     let body = body.unwrap_or("");
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
@@ -460,8 +512,6 @@ pub async fn http_request(
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await?;
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let invalid =
-        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| invalid("no header end"))?;
@@ -470,11 +520,13 @@ pub async fn http_request(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| invalid("no status"))?;
+    let head = head.to_owned();
     if !head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        return Ok((status, body.to_owned()));
+        let body = body.to_owned();
+        return Ok(HttpAnswer { status, head, body });
     }
     let mut out = String::new();
     let mut rest = body;
@@ -486,5 +538,9 @@ pub async fn http_request(
         out.push_str(&after[..size]);
         rest = after[size..].trim_start_matches("\r\n");
     }
-    Ok((status, out))
+    Ok(HttpAnswer {
+        status,
+        head,
+        body: out,
+    })
 }

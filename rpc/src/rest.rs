@@ -39,7 +39,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use crate::api::GovApiServer;
 use crate::error::{INVALID_PARAMS, NODE_ERROR, NOT_FOUND, TX_REFUSED};
-use crate::server::RpcApi;
+use crate::server::{Limited, PerAddress, RpcApi};
 use crate::types::ProposalFilter;
 
 /// Produces the Prometheus text exposition of the node's metrics.
@@ -418,13 +418,20 @@ fn is_rest(path: &str) -> bool {
 #[derive(Clone)]
 pub struct RestLayer {
     router: Router,
+    limits: Option<Arc<PerAddress>>,
 }
 
 impl RestLayer {
-    /// Over `api`, with the node's metrics when it has them.
-    pub fn new(api: RpcApi, metrics: Option<Arc<dyn MetricsSource>>) -> Self {
+    /// Over `api`, with the node's metrics when it has them; REST requests count
+    /// against `limits` (JSON-RPC calls are counted by the RPC middleware).
+    pub fn new(
+        api: RpcApi,
+        metrics: Option<Arc<dyn MetricsSource>>,
+        limits: Option<Arc<PerAddress>>,
+    ) -> Self {
         Self {
             router: router(Rest { api, metrics }),
+            limits,
         }
     }
 }
@@ -436,6 +443,7 @@ impl<S> Layer<S> for RestLayer {
         RestService {
             inner,
             router: self.router.clone(),
+            limits: self.limits.clone(),
         }
     }
 }
@@ -445,6 +453,23 @@ impl<S> Layer<S> for RestLayer {
 pub struct RestService<S> {
     inner: S,
     router: Router,
+    limits: Option<Arc<PerAddress>>,
+}
+
+/// 429 with `Retry-After` (whole seconds, rounded up) and the usual error body.
+fn too_many(limited: &Limited) -> Response {
+    let retry = limited.retry_after.as_secs() + u64::from(limited.retry_after.subsec_nanos() > 0);
+    let mut response = RestError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        limited.error().message().to_owned(),
+    )
+    .into_response();
+    response.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(retry.max(1)),
+    );
+    response
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -465,6 +490,14 @@ where
 
     fn call(&mut self, request: HttpRequest<HttpBody>) -> Self::Future {
         if is_rest(request.uri().path()) {
+            if let Some(Err(limited)) = self
+                .limits
+                .as_ref()
+                .map(|l| l.check_extensions(request.extensions()))
+            {
+                let response = too_many(&limited).map(HttpBody::new);
+                return Box::pin(async move { Ok(response) });
+            }
             let router = self.router.clone();
             Box::pin(async move {
                 let request = request.map(axum::body::Body::new);

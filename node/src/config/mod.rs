@@ -25,6 +25,10 @@
 //! max_batch_len = 50
 //! max_subscriptions_per_connection = 16
 //! cors_origins = []  # origins browsers may call from, e.g. ["https://explorer.example"]
+//! requests_per_second_per_ip = 200  # JSON-RPC calls and REST requests; 0: no limit
+//! request_burst_per_ip = 400
+//! max_connections_per_ip = 32       # 0: no limit beyond max_connections
+//! rate_limit_exempt = []            # addresses never limited, e.g. ["127.0.0.1"]
 //!
 //! [mempool]
 //! max_txs = 10000
@@ -40,7 +44,7 @@
 //! Unknown keys are errors (a typo must not silently fall back to a default), and every
 //! error names the file, the line and the field.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -158,6 +162,20 @@ pub struct RpcConfig {
     /// Origins browsers may call the API from (CORS); none by default, `"*"` for any.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// Calls per second one client address may make, JSON-RPC calls and REST requests
+    /// together (IPv6 clients are counted per /64); 0 for no limit.
+    #[serde(default = "defaults::rpc_requests_per_second_per_ip")]
+    pub requests_per_second_per_ip: u32,
+    /// Calls one address may make at once after a quiet spell.
+    #[serde(default = "defaults::rpc_request_burst_per_ip")]
+    pub request_burst_per_ip: u32,
+    /// Open connections one address may hold; 0 for no limit beyond `max_connections`.
+    #[serde(default = "defaults::rpc_max_connections_per_ip")]
+    pub max_connections_per_ip: u32,
+    /// Client addresses the per-address limits never apply to (an operator's own
+    /// tools; a proxy in front that limits by itself).
+    #[serde(default)]
+    pub rate_limit_exempt: Vec<IpAddr>,
 }
 
 impl Default for RpcConfig {
@@ -169,6 +187,10 @@ impl Default for RpcConfig {
             max_batch_len: defaults::rpc_max_batch_len(),
             max_subscriptions_per_connection: defaults::rpc_max_subscriptions(),
             cors_origins: Vec::new(),
+            requests_per_second_per_ip: defaults::rpc_requests_per_second_per_ip(),
+            request_burst_per_ip: defaults::rpc_request_burst_per_ip(),
+            max_connections_per_ip: defaults::rpc_max_connections_per_ip(),
+            rate_limit_exempt: Vec::new(),
         }
     }
 }
@@ -232,6 +254,15 @@ mod defaults {
     }
     pub fn rpc_max_subscriptions() -> u32 {
         16
+    }
+    pub fn rpc_requests_per_second_per_ip() -> u32 {
+        200
+    }
+    pub fn rpc_request_burst_per_ip() -> u32 {
+        400
+    }
+    pub fn rpc_max_connections_per_ip() -> u32 {
+        32
     }
     pub fn log_filter() -> String {
         "info".to_owned()
@@ -390,6 +421,12 @@ impl Config {
         if let Some((field, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(invalid(field, "must be greater than zero".into()));
         }
+        if self.rpc.requests_per_second_per_ip > 0 && self.rpc.request_burst_per_ip == 0 {
+            return Err(invalid(
+                "rpc.request_burst_per_ip",
+                "must be at least 1 while rpc.requests_per_second_per_ip limits the rate".into(),
+            ));
+        }
         if let Err(error) = self.mempool.validate() {
             return Err(invalid("mempool", error.to_string()));
         }
@@ -476,6 +513,16 @@ mod tests {
                 "listen = \"127.0.0.1:9944\"",
                 "listen = \"127.0.0.1\"",
                 "listen",
+            ),
+            (
+                "request_burst_per_ip = 400",
+                "request_burst_per_ip = 0",
+                "rpc.request_burst_per_ip",
+            ),
+            (
+                "rate_limit_exempt = []",
+                "rate_limit_exempt = [\"localhost\"]",
+                "rate_limit_exempt",
             ),
         ];
         for (from, to, field) in cases {

@@ -64,7 +64,8 @@ async fn a_cross_region_proposal_is_approved_by_votes_through_every_node() {
         .and_then(|h| h.trim().parse().ok())
         .unwrap_or_else(|| panic!("no height in {printed}"));
     for i in 1..4 {
-        net.wait_height(i, proposed_at, Duration::from_secs(60)).await;
+        net.wait_height(i, proposed_at, Duration::from_secs(60))
+            .await;
     }
     // Votes through the other nodes, each voter through a different one.
     for (i, (voter, region)) in [

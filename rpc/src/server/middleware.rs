@@ -1,6 +1,6 @@
-//! The strict middleware: an unknown method or parameters of the wrong shape are
-//! answered before the method runs, and every call's outcome is reported to an
-//! observer (the node's metrics).
+//! The strict middleware: a call over its address's rate, an unknown method or
+//! parameters of the wrong shape are answered before the method runs, and every call's
+//! outcome is reported to an observer (the node's metrics).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use jsonrpsee::MethodResponse;
 
 use crate::error::INVALID_PARAMS;
 use crate::methods;
+use crate::server::limit::PerAddress;
 
 /// How a call ended, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub enum Outcome {
     Error,
     /// Refused before it ran (unknown method or bad parameter shape).
     Refused,
+    /// Refused for going over its address's request rate.
+    RateLimited,
 }
 
 /// Told of every call, connection and subscription (the node counts them).
@@ -42,17 +45,23 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// Checks each call's method and parameter shape against [`methods::METHODS`].
+/// Takes each call from its address's rate and checks its method and parameter shape
+/// against [`methods::METHODS`].
 #[derive(Clone)]
 pub struct Strict<S> {
     service: S,
     observer: Option<Arc<dyn Observer>>,
+    limits: Option<Arc<PerAddress>>,
     _connection: Option<Arc<ConnectionGuard>>,
 }
 
 impl<S> Strict<S> {
     /// Built once per connection by the server.
-    pub(crate) fn new(service: S, observer: Option<Arc<dyn Observer>>) -> Self {
+    pub(crate) fn new(
+        service: S,
+        observer: Option<Arc<dyn Observer>>,
+        limits: Option<Arc<PerAddress>>,
+    ) -> Self {
         let connection = observer.clone().map(|o| {
             o.connection(true);
             Arc::new(ConnectionGuard(o))
@@ -60,6 +69,7 @@ impl<S> Strict<S> {
         Self {
             service,
             observer,
+            limits,
             _connection: connection,
         }
     }
@@ -122,8 +132,18 @@ where
     ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
         let service = self.service.clone();
         let observer = self.observer.clone();
+        let limited = self
+            .limits
+            .as_ref()
+            .and_then(|l| l.check_extensions(request.extensions()).err());
         async move {
             let method = label(request.method_name());
+            if let Some(limited) = limited {
+                if let Some(observer) = &observer {
+                    observer.call(method, Outcome::RateLimited);
+                }
+                return MethodResponse::error(request.id, limited.error());
+            }
             let params = request.params.as_ref().map(|p| p.get());
             if let Some(message) = refusal(request.method_name(), params) {
                 if let Some(observer) = &observer {
@@ -177,19 +197,34 @@ where
         &self,
         mut batch: Batch<'a>,
     ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        // Each call of a batch counts against the rate, as if sent alone; a call over
+        // it is answered with the rate error and the rest of the batch runs.
         for entry in batch.iter_mut() {
             let refused = match &*entry {
                 Ok(BatchEntry::Call(request)) => {
-                    let params = request.params.as_ref().map(|p| p.get());
-                    refusal(request.method_name(), params).map(|m| (request.id.clone(), m))
+                    let limited = self
+                        .limits
+                        .as_ref()
+                        .and_then(|l| l.check_extensions(request.extensions()).err());
+                    if let Some(limited) = limited {
+                        if let Some(observer) = &self.observer {
+                            observer.call(label(request.method_name()), Outcome::RateLimited);
+                        }
+                        Some((request.id.clone(), limited.error()))
+                    } else {
+                        let params = request.params.as_ref().map(|p| p.get());
+                        refusal(request.method_name(), params).map(|m| {
+                            (
+                                request.id.clone(),
+                                ErrorObject::owned(INVALID_PARAMS, m, None::<()>),
+                            )
+                        })
+                    }
                 }
                 _ => None,
             };
-            if let Some((id, message)) = refused {
-                *entry = Err(BatchEntryErr::new(
-                    id,
-                    ErrorObject::owned(INVALID_PARAMS, message, None::<()>),
-                ));
+            if let Some((id, error)) = refused {
+                *entry = Err(BatchEntryErr::new(id, error));
             }
         }
         self.service.batch(batch)
@@ -199,6 +234,19 @@ where
         &self,
         notification: Notification<'a>,
     ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
-        self.service.notification(notification)
+        // A notification has no answer to carry the rate error: one over the rate is
+        // dropped.
+        let limited = self
+            .limits
+            .as_ref()
+            .is_some_and(|l| l.check_extensions(notification.extensions()).is_err());
+        let service = self.service.clone();
+        async move {
+            if limited {
+                MethodResponse::notification()
+            } else {
+                service.notification(notification).await
+            }
+        }
     }
 }

@@ -2,10 +2,12 @@
 //! the node, and a middleware that refuses parameters a method does not take.
 //!
 //! ```text
-//!   HTTP / WebSocket (one port)
-//!     └─ jsonrpsee server: body size, connections, batch length, subscriptions per
-//!        connection, per-connection message buffer
-//!         └─ Strict (middleware): method known? parameter shape right? observer
+//!   TCP accept loop: connections per address; each request tagged with its RemoteAddr
+//!     └─ HTTP / WebSocket (one port): CORS · REST routes (rate per address)
+//!         └─ jsonrpsee: body size, connections, batch length, subscriptions per
+//!            connection, per-connection message buffer, pings
+//!             └─ Strict (middleware): rate per address, method known? parameter shape
+//!                right? observer
 //!             └─ RpcApi: system_* · rpc_* · chain_* · gov_*   (blocking methods run on
 //!                 │                                          tokio's blocking pool)
 //!                 └─ Backend: ChainReader · StateReader · TxPool · NodeInfo · Commits
@@ -13,19 +15,25 @@
 
 mod chain;
 mod gov;
+pub(crate) mod limit;
 mod middleware;
 mod subscriptions;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
-use jsonrpsee::server::{BatchRequestConfig, PingConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{
+    serve_with_graceful_shutdown, stop_channel, BatchRequestConfig, HttpBody, HttpRequest,
+    HttpResponse, Methods, PingConfig, Server, ServerConfig, ServerHandle, StopHandle,
+};
 use jsonrpsee::RpcModule;
+use tower::Service;
 
 use crate::api::{ChainApiServer, GovApiServer, MetaApiServer, SystemApiServer};
 use crate::backend::Backend;
+pub use limit::{Limited, PerAddress, RemoteAddr};
 pub use middleware::{Observer, Outcome};
 
 /// Limits of the server. The defaults protect a validator exposed to its operators'
@@ -52,6 +60,13 @@ pub struct Limits {
     /// A WebSocket connection that has sent nothing, not even a pong, for this long is
     /// closed: a client that stops reading stops answering pings.
     pub ws_inactive_limit: Duration,
+    /// Calls per second one client address may make, JSON-RPC calls (each call of a
+    /// batch) and REST requests together; 0 for no limit.
+    pub requests_per_second_per_ip: u32,
+    /// Calls one address may make at once after a quiet spell (the bucket's size).
+    pub request_burst_per_ip: u32,
+    /// Open connections one address may hold; 0 for no limit beyond `max_connections`.
+    pub max_connections_per_ip: u32,
 }
 
 impl Default for Limits {
@@ -66,6 +81,9 @@ impl Default for Limits {
             subscriber_timeout: Duration::from_secs(10),
             ws_ping_interval: Duration::from_secs(30),
             ws_inactive_limit: Duration::from_secs(40),
+            requests_per_second_per_ip: 200,
+            request_burst_per_ip: 400,
+            max_connections_per_ip: 32,
         }
     }
 }
@@ -157,7 +175,7 @@ impl RpcApi {
             ChainApiServer::into_rpc(self.clone()).into(),
             GovApiServer::into_rpc(self).into(),
         ] {
-            let part: jsonrpsee::Methods = part;
+            let part: Methods = part;
             if let Err(error) = module.merge(part) {
                 tracing::error!(target: "accord::rpc", %error, "duplicate RPC method");
             }
@@ -196,6 +214,8 @@ pub struct Options {
     pub metrics: Option<Arc<dyn crate::rest::MetricsSource>>,
     /// Origins browsers may call from (CORS); none by default. `*` allows any.
     pub cors_origins: Vec<String>,
+    /// Client addresses the per-address limits never apply to.
+    pub rate_limit_exempt: Vec<IpAddr>,
 }
 
 fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, std::io::Error> {
@@ -231,6 +251,7 @@ pub async fn start(
         observer,
         metrics,
         cors_origins,
+        rate_limit_exempt,
     } = options;
     let config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_bytes)
@@ -246,22 +267,119 @@ pub async fn start(
                 .max_failures(1),
         )
         .build();
+    let per_address = Arc::new(PerAddress::new(
+        limits.requests_per_second_per_ip,
+        limits.request_burst_per_ip,
+        limits.max_connections_per_ip,
+        &rate_limit_exempt,
+    ));
+    let per_address = per_address.is_active().then_some(per_address);
     let api = RpcApi::new(backend, limits).with_observer(observer.clone());
-    let rpc_middleware = RpcServiceBuilder::new()
-        .layer_fn(move |service| middleware::Strict::new(service, observer.clone()));
+    let rpc_limits = per_address.clone();
+    let rpc_middleware = RpcServiceBuilder::new().layer_fn(move |service| {
+        middleware::Strict::new(service, observer.clone(), rpc_limits.clone())
+    });
     let http_middleware = tower::ServiceBuilder::new()
         .option_layer(
             (!cors_origins.is_empty())
                 .then(|| cors(&cors_origins))
                 .transpose()?,
         )
-        .layer(crate::rest::RestLayer::new(api.clone(), metrics));
-    let server = Server::builder()
+        .layer(crate::rest::RestLayer::new(
+            api.clone(),
+            metrics,
+            per_address.clone(),
+        ));
+    let services = Server::builder()
         .set_config(config)
         .set_rpc_middleware(rpc_middleware)
         .set_http_middleware(http_middleware)
-        .build(listen)
-        .await?;
-    let addr = server.local_addr()?;
-    Ok((server.start(api.into_module()), addr))
+        .to_service_builder();
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let methods: Methods = api.into_module().into();
+    let (stop, handle) = stop_channel();
+    tokio::spawn(async move {
+        loop {
+            let (socket, remote) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors, most often: wait rather than spin.
+                        tracing::warn!(target: "accord::rpc", %error, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = stop.clone().shutdown() => break,
+            };
+            let slot = match &per_address {
+                Some(limits) => match limits.connect(remote.ip()) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        refuse_connection(socket, remote, limits.max_connections(), stop.clone());
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            if let Err(error) = socket.set_nodelay(true) {
+                tracing::debug!(target: "accord::rpc", %error, "cannot set TCP_NODELAY");
+            }
+            let service = services.clone().build(methods.clone(), stop.clone());
+            let tagged =
+                tower::service_fn(move |mut request: HttpRequest<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(RemoteAddr(remote));
+                    service.clone().call(request.map(HttpBody::new))
+                });
+            // Boxed as `dyn Future + Send` here, where the types are concrete: the
+            // compiler cannot prove `Send` for it inside the spawned block otherwise.
+            let connection: futures::future::BoxFuture<'static, Result<(), BoxError>> = Box::pin(
+                serve_with_graceful_shutdown(socket, tagged, stop.clone().shutdown()),
+            );
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(target: "accord::rpc", %remote, %error, "connection ended");
+                }
+                drop(slot);
+            });
+        }
+    });
+    Ok((handle, addr))
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Answers a connection over its address's limit with 429 and closes it, within a few
+/// seconds whatever the client does.
+fn refuse_connection(
+    socket: tokio::net::TcpStream,
+    remote: SocketAddr,
+    max: u32,
+    stop: StopHandle,
+) {
+    tracing::debug!(target: "accord::rpc", %remote, "refused a connection over the per-address limit");
+    let refuse = tower::service_fn(move |_request: HttpRequest<hyper::body::Incoming>| {
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {
+                "code": crate::error::RATE_LIMITED,
+                "message": format!(
+                    "too many connections: {} already holds {max}, the most one address may",
+                    remote.ip()
+                ),
+            }
+        });
+        let response = HttpResponse::builder()
+            .status(http::StatusCode::TOO_MANY_REQUESTS)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONNECTION, "close")
+            .body(HttpBody::from(body.to_string()));
+        async move { response }
+    });
+    let connection = serve_with_graceful_shutdown(socket, refuse, stop.shutdown());
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(5), connection).await;
+    });
 }
