@@ -1,13 +1,10 @@
-//! Integration tests that run the real `accord` binary in temporary directories.
+//! Integration tests that run the real `accord` binary, one process at a time, in
+//! temporary directories. Tests of running networks are in the `accord-tests` crate
+//! (`tests/`).
 
-mod api;
 mod doors;
-mod faults;
 mod init;
 mod key;
-mod net;
-mod ports;
-mod slow;
 mod spec;
 
 use std::io::Write;

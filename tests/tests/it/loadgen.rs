@@ -1,13 +1,9 @@
 //! `loadgen` against a real local network: four `accord run` processes started by
 //! `accord localnet`, RocksDB on disk, libp2p on loopback.
 
-/// Port blocks claimed through the same lock files as the node's multi-process tests.
-#[path = "../../node/tests/it/ports.rs"]
-mod ports;
-
 mod slow {
     use std::collections::BTreeSet;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
     use std::process::{Child, Command, ExitStatus, Stdio};
     use std::time::{Duration, Instant};
 
@@ -15,25 +11,7 @@ mod slow {
     use accord_node::client::Client;
     use accord_rpc::GovApiClient;
 
-    use super::ports::{claim_ports, PortBlock, PORTS_PER_KIND};
-
-    /// The `accord` binary of the same build: `target/<profile>/accord`, next to the
-    /// `deps/` directory that holds this test.
-    fn accord_binary() -> PathBuf {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test runs from target/<profile>/deps");
-        let accord = profile_dir.join("accord");
-        assert!(
-            accord.exists(),
-            "{} is missing: build the workspace first (`cargo build --workspace --all-targets`, \
-             or run the tests with `cargo nextest run --workspace`)",
-            accord.display()
-        );
-        accord
-    }
+    use accord_tests::ports::{claim_ports, PortBlock, PORTS_PER_KIND};
 
     /// A running `accord localnet`; stopped with SIGINT, killed on drop if still running.
     struct Localnet {
@@ -55,7 +33,7 @@ mod slow {
                 "a block of ports holds 10 nodes"
             );
             let log = std::fs::File::create(&output).unwrap();
-            let child = Command::new(accord_binary())
+            let child = accord_tests::accord()
                 .arg("localnet")
                 .arg("--home")
                 .arg(&home)

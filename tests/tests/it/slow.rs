@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use accord_rpc::{ChainApiClient, GovApiClient};
 
-use crate::net::Net;
+use accord_tests::net::Net;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_validators_in_two_regions_finalize_the_same_chain() {
@@ -29,7 +29,7 @@ async fn four_validators_in_two_regions_finalize_the_same_chain() {
         assert!(
             net.stop(i).success(),
             "node {i}:\n{}",
-            crate::net::tail(&net.log(i), 30)
+            accord_tests::net::tail(&net.log(i), 30)
         );
     }
 }
@@ -45,14 +45,18 @@ async fn a_cross_region_proposal_is_approved_by_votes_through_every_node() {
         env!("CARGO_MANIFEST_DIR"),
         "/../docs/examples/draft-documentation.json"
     );
-    let out = crate::accord()
+    let out = accord_tests::accord()
         .args(["tx", "propose", "--draft", draft, "--key"])
         .arg(net.key("author"))
         .args(["--rpc", &net.nodes[0].node.rpc, "--wait"])
         .output()
         .unwrap();
-    let printed = crate::stdout(&out);
-    assert!(out.status.success(), "{printed}{}", crate::stderr(&out));
+    let printed = accord_tests::stdout(&out);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        accord_tests::stderr(&out)
+    );
     assert!(printed.contains("finalized at height"), "{printed}");
     assert!(printed.contains("\"result\":\"success\""), "{printed}");
     // A node admits a vote only once it holds the proposal: the voters' nodes are
@@ -188,7 +192,7 @@ async fn a_validator_killed_under_load_restarts_and_catches_up_without_double_si
         assert!(
             !net.log(i).contains("equivocation"),
             "node {i} saw an equivocation:\n{}",
-            crate::net::tail(&net.log(i), 40)
+            accord_tests::net::tail(&net.log(i), 40)
         );
     }
 }
@@ -237,7 +241,7 @@ async fn a_validator_added_by_governance_joins_and_votes() {
     // A fifth validator, not in the spec: `init --join` generates its keys.
     let (p2p_port, rpc_port) = net.ports_for(4);
     let home = net.home.join("nodes").join("eu-3");
-    let out = crate::accord()
+    let out = accord_tests::accord()
         .args(["init", "--spec"])
         .arg(net.home.join("spec.json"))
         .args(["--validator", "eu-3", "--home"])
@@ -248,8 +252,8 @@ async fn a_validator_added_by_governance_joins_and_votes() {
         .arg(format!("127.0.0.1:{rpc_port}"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", crate::stderr(&out));
-    assert!(crate::stdout(&out).contains("joins through governance"));
+    assert!(out.status.success(), "{}", accord_tests::stderr(&out));
+    assert!(accord_tests::stdout(&out).contains("joins through governance"));
     let validator: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(home.join("validator.json")).unwrap())
             .unwrap();
@@ -303,7 +307,7 @@ async fn a_validator_added_by_governance_joins_and_votes() {
         assert!(
             std::time::Instant::now() < deadline,
             "the new validator never signed a certificate; its log:\n{}",
-            crate::net::tail(&net.log(joiner), 40)
+            accord_tests::net::tail(&net.log(joiner), 40)
         );
         let height = net.height(0).await.unwrap();
         let block = net

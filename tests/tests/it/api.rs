@@ -15,7 +15,7 @@ pub mod slow {
     use jsonrpsee::ws_client::WsClientBuilder;
     use serde_json::Value;
 
-    use crate::net::Net;
+    use accord_tests::net::Net;
 
     const LIMIT: Duration = Duration::from_secs(120);
 

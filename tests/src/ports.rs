@@ -1,5 +1,5 @@
-//! Ports for test networks, shared by the test crates that start `accord` processes
-//! (`node/tests/it`, and `benches/tests` through `#[path]`).
+//! Ports for test networks, claimed across the test processes that start `accord`
+//! processes at the same time.
 //!
 //! Ports come from below the kernel's ephemeral range (32768 and up on Linux), so that
 //! no outgoing connection of another test takes a node's port while it is down. A block

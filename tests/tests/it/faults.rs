@@ -11,7 +11,7 @@ pub mod slow {
     use accord_node::fault;
     use serde_json::Value;
 
-    use crate::net::{tail, Net};
+    use accord_tests::net::{tail, Net};
 
     const LIMIT: Duration = Duration::from_secs(120);
 
@@ -195,7 +195,7 @@ pub mod slow {
     #[test]
     fn an_unknown_crash_point_is_refused_by_name() {
         let net = Net::new(1, 1);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        let out = accord_tests::accord()
             .args(["run", "--home"])
             .arg(&net.nodes[0].node.home)
             .env(fault::ENV, "after-comit")
@@ -241,7 +241,7 @@ pub mod slow {
         let spec_file = home.join("spec.json");
         let genuine_key = std::fs::read(&key_file).unwrap();
         let genuine_spec = std::fs::read(&spec_file).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        let out = accord_tests::accord()
             .args(["key", "generate", "--force", "--out"])
             .arg(&key_file)
             .output()

@@ -12,6 +12,7 @@ use crate::ports::{claim_ports, PortBlock, PORTS_PER_KIND};
 
 /// One validator process.
 pub struct NodeProc {
+    /// Where it lives and listens.
     pub node: LocalNode,
     child: Option<Child>,
 }
@@ -20,7 +21,9 @@ pub struct NodeProc {
 pub struct Net {
     ports: PortBlock,
     _dir: tempfile::TempDir,
+    /// The network's home (spec, keys, one directory per node).
     pub home: PathBuf,
+    /// The validators, in the spec's order.
     pub nodes: Vec<NodeProc>,
 }
 
@@ -85,7 +88,7 @@ impl Net {
             .append(true)
             .open(proc.node.home.join("node.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_accord"))
+        let child = Command::new(crate::binary("accord"))
             .args(["run", "--home"])
             .arg(&proc.node.home)
             .env("ACCORD_LOG_FILTER", "info,accord_node=debug")
