@@ -5,11 +5,13 @@
 //! - [`net::Net`]: a local validator network written by `accord localnet`'s code, one
 //!   `accord run` process per validator, started, stopped, killed and read one by one.
 //! - [`ports`]: blocks of loopback ports claimed across concurrent test processes.
+//! - [`agent::AgentProc`]: an `accord-agent` process of one region, with its scripts.
 //! - [`binary`]: the workspace's binaries of the same build.
 //!
 //! The tests themselves are in `tests/it/`; their multi-process modules are named
 //! `slow` and run one at a time (nextest group `multi-process`).
 
+pub mod agent;
 pub mod net;
 pub mod ports;
 

@@ -167,6 +167,11 @@ impl Net {
         }
     }
 
+    /// Node `i`'s WebSocket RPC URL.
+    pub fn ws(&self, i: usize) -> String {
+        self.nodes[i].node.rpc.replacen("http://", "ws://", 1)
+    }
+
     /// An RPC client of node `i`.
     pub fn client(&self, i: usize) -> Client {
         Client::new(&self.nodes[i].node.rpc).unwrap()

@@ -1,6 +1,7 @@
 //! Running networks of real `accord` processes: scenarios of several validators, the
 //! API of a live network, bad input at every door, fault injection, and `loadgen`.
 
+mod agent;
 mod api;
 mod doors;
 mod faults;

@@ -1,0 +1,336 @@
+//! Deploy agents end to end: a real four-validator network in two regions, one
+//! `accord-agent` process per region, commands that are small scripts writing marker
+//! files (the witnesses of what ran, and how often).
+
+/// Multi-process (nextest group `multi-process`).
+mod slow {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use accord_node::client::{send, TxAction};
+    use accord_rpc::types::EventFilter;
+    use accord_rpc::verify::verify_event_proof;
+    use accord_rpc::GovApiClient;
+    use accord_tests::agent::AgentProc;
+    use accord_tests::net::{tail, Net};
+    use accord_types::governance::{ExecutionOutcome, ProposalStatus, VoteChoice};
+    use accord_types::{Event, ProposalId, PublicKey};
+
+    const LIMIT: Duration = Duration::from_secs(240);
+
+    /// The example draft of `docs/examples`: a model deployment to eu and us in three
+    /// phases (10, 50, 100 %).
+    const MODEL_DEPLOYMENT: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/examples/draft-model-deployment.json"
+    );
+
+    /// The agents' actions; `serving` is the post-check, a shell condition.
+    fn actions(serving: &str) -> String {
+        format!(
+            r#"
+[actions.model_deployment]
+command = ["/bin/sh", "deploy.sh"]
+rollback = ["/bin/sh", "rollback.sh"]
+post_checks = [{{ name = "serving", command = ["/bin/sh", "-c", {serving:?}] }}]
+timeout_secs = 60
+# A failed phase is undone when the chain asks for the rollback, once.
+rollback_on_failure = false
+"#
+        )
+    }
+
+    /// The post-check that passes once the command has written its marker.
+    const SERVING: &str = "test -s deployed";
+
+    /// A network of four validators in eu and us, with an agent per region that talks
+    /// to its region's two nodes; `serving(region)` is that agent's post-check.
+    async fn network(dir: &Path, serving: impl Fn(&str) -> String) -> (Net, Vec<AgentProc>) {
+        let mut net = Net::new(4, 2);
+        net.start_all();
+        net.wait_height(0, 2, LIMIT).await;
+        let regions: Vec<(String, Vec<usize>)> = ["eu", "us"]
+            .iter()
+            .map(|r| {
+                let nodes = (0..net.nodes.len())
+                    .filter(|&i| net.nodes[i].node.region == *r)
+                    .collect();
+                ((*r).to_owned(), nodes)
+            })
+            .collect();
+        let agents = regions
+            .iter()
+            .map(|(region, nodes)| {
+                let actions = actions(&serving(region));
+                let mut agent = AgentProc::new(&net, &dir.join(region), region, nodes, &actions);
+                agent.script(
+                    "deploy.sh",
+                    "echo \"$ACCORD_REGION $ACCORD_PHASE $ACCORD_PERCENTAGE $ACCORD_IDEMPOTENCY_KEY\" >> deployed\n\
+                     echo ACCORD_AFTER_DIGEST=$ACCORD_PAYLOAD_DIGEST",
+                );
+                agent.script(
+                    "rollback.sh",
+                    "echo \"$ACCORD_REGION $ACCORD_PROPOSAL_ID\" >> rolled-back",
+                );
+                agent.start();
+                agent
+            })
+            .collect();
+        (net, agents)
+    }
+
+    /// Submits a draft through node 0 and votes yes for it in every region, each voter
+    /// through another node; returns the proposal's id.
+    async fn propose_and_approve(net: &Net, draft: &str) -> ProposalId {
+        let rpc = net.nodes[0].node.rpc.clone();
+        let author = net.key("author");
+        let draft = TxAction::Propose {
+            draft: draft.into(),
+        };
+        assert!(send(&rpc, &author, &draft, true).await.unwrap());
+        let page = net
+            .client(0)
+            .api()
+            .list_proposals(None, None, Some(1000))
+            .await
+            .unwrap();
+        let id = page.proposals.iter().map(|p| p.id).max().unwrap();
+        let submitted = page
+            .proposals
+            .iter()
+            .find(|p| p.id == id)
+            .unwrap()
+            .submitted_at;
+        for i in 1..net.nodes.len() {
+            net.wait_height(i, submitted.0, LIMIT).await;
+        }
+        for (n, (voter, region)) in [
+            ("eu-voter-1", "eu"),
+            ("eu-voter-2", "eu"),
+            ("us-voter-1", "us"),
+            ("us-voter-2", "us"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let vote = TxAction::Vote {
+                proposal: id.0,
+                region: region.into(),
+                choice: VoteChoice::Yes,
+            };
+            let rpc = &net.nodes[1 + n % 3].node.rpc;
+            assert!(send(rpc, &net.key(voter), &vote, true).await.unwrap());
+        }
+        id
+    }
+
+    /// Waits for the proposal to reach `want` on node `i`; panics with the agents' logs
+    /// when it ends elsewhere or takes longer than `LIMIT`.
+    async fn wait_status(
+        net: &Net,
+        agents: &[AgentProc],
+        i: usize,
+        id: ProposalId,
+        want: ProposalStatus,
+    ) {
+        let deadline = Instant::now() + LIMIT;
+        let mut last = None;
+        loop {
+            let view = net.client(i).api().proposal(id).await.unwrap();
+            let status = view.map(|v| v.state.status);
+            if status == Some(want) {
+                return;
+            }
+            let terminal = matches!(
+                status,
+                Some(
+                    ProposalStatus::Succeeded
+                        | ProposalStatus::RolledBack
+                        | ProposalStatus::Rejected
+                        | ProposalStatus::Expired
+                        | ProposalStatus::Cancelled
+                )
+            );
+            if terminal || Instant::now() > deadline {
+                let logs: Vec<String> = agents
+                    .iter()
+                    .map(|a| format!("{} agent:\n{}", a.region, tail(&a.log(), 40)))
+                    .collect();
+                panic!(
+                    "proposal {} is {status:?} (last seen {last:?}), not {want:?}\n{}",
+                    id.0,
+                    logs.join("\n")
+                );
+            }
+            last = status;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// The `execution_reported` events of a proposal, read from node `i`, each proven
+    /// against the chain spec's validator set alone: (region, phase, agent, outcome).
+    async fn proven_reports(
+        net: &Net,
+        i: usize,
+        id: ProposalId,
+    ) -> Vec<(String, u16, PublicKey, ExecutionOutcome)> {
+        let (spec, _) = accord_node::init::read_spec(&net.home.join("spec.json")).unwrap();
+        let trusted = spec.validator_set().unwrap();
+        let filter = EventFilter {
+            types: Some(vec!["execution_reported".into()]),
+            proposals: Some(vec![id]),
+            ..Default::default()
+        };
+        let api = net.client(i);
+        let page = api
+            .api()
+            .events(Some(filter), None, Some(1000))
+            .await
+            .unwrap();
+        let mut reports = Vec::new();
+        for view in page.events {
+            let proof = api.api().event_proof(view.cursor).await.unwrap();
+            let event = verify_event_proof(&proof, spec.chain_id(), &trusted).unwrap();
+            assert_eq!(event, view.event, "the proven event is the listed one");
+            if let Event::ExecutionReported {
+                region,
+                phase,
+                agent,
+                outcome,
+                ..
+            } = event
+            {
+                reports.push((region.to_string(), phase, agent, outcome));
+            }
+        }
+        reports
+    }
+
+    fn agent_key(net: &Net, region: &str) -> PublicKey {
+        accord_node::keyfile::read(&net.key(&format!("{region}-agent")))
+            .unwrap()
+            .public()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_phased_cross_region_rollout_runs_in_both_regions_and_succeeds_with_proven_receipts()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (net, mut agents) = network(dir.path(), |_| SERVING.to_owned()).await;
+        let id = propose_and_approve(&net, MODEL_DEPLOYMENT).await;
+        wait_status(&net, &agents, 3, id, ProposalStatus::Succeeded).await;
+
+        // Each region ran each phase once, in order, with its percentage.
+        for agent in &mut agents {
+            let ran: Vec<String> = agent
+                .lines("deployed")
+                .iter()
+                .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+                .collect();
+            let r = &agent.region;
+            assert_eq!(
+                ran,
+                [
+                    format!("{r} 0 10"),
+                    format!("{r} 1 50"),
+                    format!("{r} 2 100")
+                ],
+                "{}",
+                tail(&agent.log(), 40)
+            );
+            assert!(agent.lines("rolled-back").is_empty());
+            assert!(agent.running(), "{}", tail(&agent.log(), 40));
+        }
+
+        // The receipts on chain, proven against the spec's validators: one success per
+        // region and phase, each by that region's agent.
+        let reports = proven_reports(&net, 2, id).await;
+        let mut seen = BTreeSet::new();
+        for (region, phase, agent, outcome) in &reports {
+            assert_eq!(*outcome, ExecutionOutcome::Succeeded, "{reports:?}");
+            assert_eq!(*agent, agent_key(&net, region), "{reports:?}");
+            assert!(seen.insert((region.clone(), *phase)), "{reports:?}");
+        }
+        let expected: BTreeSet<(String, u16)> = ["eu", "us"]
+            .iter()
+            .flat_map(|r| (0..3).map(move |p| ((*r).to_owned(), p)))
+            .collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_post_check_failing_in_phase_two_fails_the_rollout_and_both_regions_roll_back() {
+        let dir = tempfile::tempdir().unwrap();
+        // us's post-check fails in the second phase (0-based 1).
+        let (net, mut agents) = network(dir.path(), |region| {
+            if region == "us" {
+                format!("{SERVING} && test \"$ACCORD_PHASE\" != 1")
+            } else {
+                SERVING.to_owned()
+            }
+        })
+        .await;
+        let id = propose_and_approve(&net, MODEL_DEPLOYMENT).await;
+        wait_status(&net, &agents, 3, id, ProposalStatus::RolledBack).await;
+
+        // us applied phases 0 and 1; eu applied phase 0 and, when it got there before
+        // us failed, phase 1; phase 2 never ran; each rolled back once when the chain
+        // asked.
+        for agent in &mut agents {
+            let r = agent.region.clone();
+            let ran: Vec<String> = agent
+                .lines("deployed")
+                .iter()
+                .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+                .collect();
+            let full = vec![format!("{r} 0"), format!("{r} 1")];
+            let ok = if r == "us" {
+                ran == full
+            } else {
+                ran == full || ran == full[..1]
+            };
+            assert!(ok, "{ran:?}\n{}", tail(&agent.log(), 40));
+            assert_eq!(
+                agent.lines("rolled-back"),
+                [format!("{r} {}", id.0)],
+                "{}",
+                tail(&agent.log(), 40)
+            );
+        }
+
+        // The proven receipts: successes for phase 0 in both regions, us's failure of
+        // phase 1 naming the post-check, and a rollback from each region. eu's report of
+        // phase 1 counts only if it landed before us's failure, which withdrew the
+        // phase; it is left out of the comparison.
+        let reports = proven_reports(&net, 1, id).await;
+        let mut outcomes: Vec<(String, String)> = reports
+            .iter()
+            .map(|(region, phase, agent, outcome)| {
+                assert_eq!(*agent, agent_key(&net, region), "{reports:?}");
+                let what = match outcome {
+                    ExecutionOutcome::Succeeded => format!("phase {phase} succeeded"),
+                    ExecutionOutcome::Failed { reason } => {
+                        assert!(reason.contains("serving"), "{reason}");
+                        format!("phase {phase} failed")
+                    }
+                    ExecutionOutcome::RolledBack => "rolled back".to_owned(),
+                };
+                (region.clone(), what)
+            })
+            .collect();
+        outcomes.retain(|(r, w)| !(r == "eu" && w == "phase 1 succeeded"));
+        outcomes.sort();
+        let expected: Vec<(String, String)> = [
+            ("eu", "phase 0 succeeded"),
+            ("eu", "rolled back"),
+            ("us", "phase 0 succeeded"),
+            ("us", "phase 1 failed"),
+            ("us", "rolled back"),
+        ]
+        .iter()
+        .map(|(r, w)| ((*r).to_owned(), (*w).to_owned()))
+        .collect();
+        assert_eq!(outcomes, expected, "{reports:?}");
+    }
+}
