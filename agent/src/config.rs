@@ -24,7 +24,7 @@
 //! rollback = ["./rollback-model.sh"]
 //! timeout_secs = 900
 //! idempotent = false            # true: rerun after a crash during the command
-//! rollback_on_failure = true    # run `rollback` at once when the command or a post-check fails
+//! rollback_on_failure = true    # a failed first phase runs `rollback` at once (later ones: when the chain asks)
 //! env = { MODEL_REGISTRY = "https://registry.internal" }
 //! pre_checks = [{ name = "capacity", command = ["./check-capacity.sh"] }]
 //! post_checks = [{ name = "serving", command = ["./probe.sh"], timeout_secs = 60 }]

@@ -139,11 +139,13 @@
 //!   claimed and asks for the phase again; the agent claims it once more and reports
 //!   what ran, without running it again.
 //! - **Failures.** The first failed pre-check, the command's failure or a failed
-//!   post-check fails the execution with a reason naming the step; with
-//!   `rollback_on_failure` (the default) the action's rollback runs at once when the
-//!   command had started. The chain then fails the proposal and asks every region that
-//!   applied an earlier phase for a rollback, which the agent runs and reports as
-//!   `RolledBack`. A failed rollback is not reported (the chain has no outcome for it);
+//!   post-check fails the execution with a reason naming the step. The chain then
+//!   fails the proposal and asks every region that applied a phase (reported it
+//!   succeeded) for a rollback, which the agent runs and reports as `RolledBack`. A
+//!   region failing its first phase applied none and is not asked: there, with
+//!   `rollback_on_failure` (the default), the action's rollback runs at once after the
+//!   command was tried. In a later phase the chain's request covers it, so the rollback
+//!   runs once either way. A failed rollback is not reported (the chain has no outcome for it);
 //!   the region stays rolling back until a rollback is reported.
 //! - **Requests the agent does not serve** — no action configured for the kind, no
 //!   `rollback` command — are logged and left to other agents of the region.

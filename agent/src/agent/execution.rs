@@ -425,10 +425,14 @@ impl Agent {
                 timeout: action.timeout(),
             },
             post_checks: checks(&action.post_checks, "post-check"),
+            // The chain asks a region for a rollback when it applied an earlier phase
+            // (phases advance only once every region succeeded), so the rollback runs
+            // here at once only for a failure in the first phase: otherwise it would
+            // run twice.
             rollback_on_failure: action
                 .rollback
                 .clone()
-                .filter(|_| action.rollback_on_failure)
+                .filter(|_| action.rollback_on_failure && job.phase == 0)
                 .map(|argv| Step {
                     label: "rollback".into(),
                     argv,

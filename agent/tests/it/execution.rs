@@ -17,7 +17,6 @@ const ACTIONS: &str = r#"
     [actions.model_deployment]
     command = ["/bin/sh", "deploy.sh"]
     rollback = ["/bin/sh", "rollback.sh"]
-    rollback_on_failure = false
     env = { TARGET = "blue" }
     pre_checks = [{ name = "capacity", command = ["/bin/sh", "-c", "test \"$ACCORD_TASK\" = apply"] }]
     post_checks = [{ name = "serving", command = ["/bin/sh", "-c", "test -s marker"] }]
@@ -163,6 +162,25 @@ async fn a_failed_phase_is_reported_and_rolled_back_where_an_earlier_phase_appli
         1
     );
     assert_eq!(metrics.execution_count("model_deployment", "failed"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_first_phase_rolls_back_at_once_as_the_chain_asks_no_region_that_applied_nothing()
+{
+    let fixture = Fixture::new().await;
+    scripts(&fixture, Some(0));
+    let _agent = Running::start(fixture.config(&[fixture.url()], ACTIONS)).await;
+    let id = fixture.approve(test_utils::pipeline(&[50, 100]), &["eu"]);
+
+    let state = fixture.wait_status(id, ProposalStatus::Failed).await;
+    assert_eq!(state.status, ProposalStatus::Failed);
+    assert!(fixture.events(id, &["rollback_requested"]).await.is_empty());
+    // The command was tried, so the action's rollback ran, once, in the apply task
+    // with the phase's key.
+    let chain_id = fixture.node.chain_id();
+    let key = accord_runtime::idempotency_key(&chain_id, id, &test_utils::region("eu"), 0);
+    let rolled = std::fs::read_to_string(fixture.path("rolled-back")).unwrap();
+    assert_eq!(rolled, format!("apply {} {key}\n", id.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

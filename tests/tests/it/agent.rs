@@ -35,8 +35,6 @@ command = ["/bin/sh", "deploy.sh"]
 rollback = ["/bin/sh", "rollback.sh"]
 post_checks = [{{ name = "serving", command = ["/bin/sh", "-c", {serving:?}] }}]
 timeout_secs = 60
-# A failed phase is undone when the chain asks for the rollback, once.
-rollback_on_failure = false
 "#
         )
     }
@@ -275,8 +273,8 @@ rollback_on_failure = false
         wait_status(&net, &agents, 3, id, ProposalStatus::RolledBack).await;
 
         // us applied phases 0 and 1; eu applied phase 0 and, when it got there before
-        // us failed, phase 1; phase 2 never ran; each rolled back once when the chain
-        // asked.
+        // us failed, phase 1; phase 2 never ran; each rolled back once, when the chain
+        // asked (us's failure in a later phase runs no rollback of its own).
         for agent in &mut agents {
             let r = agent.region.clone();
             let ran: Vec<String> = agent
