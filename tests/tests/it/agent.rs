@@ -27,7 +27,7 @@ mod slow {
     );
 
     /// The agents' actions; `serving` is the post-check, a shell condition.
-    fn actions(serving: &str) -> String {
+    fn actions(serving: &str, extra: &str) -> String {
         format!(
             r#"
 [actions.model_deployment]
@@ -35,6 +35,7 @@ command = ["/bin/sh", "deploy.sh"]
 rollback = ["/bin/sh", "rollback.sh"]
 post_checks = [{{ name = "serving", command = ["/bin/sh", "-c", {serving:?}] }}]
 timeout_secs = 60
+{extra}
 "#
         )
     }
@@ -43,8 +44,13 @@ timeout_secs = 60
     const SERVING: &str = "test -s deployed";
 
     /// A network of four validators in eu and us, with an agent per region that talks
-    /// to its region's two nodes; `serving(region)` is that agent's post-check.
-    async fn network(dir: &Path, serving: impl Fn(&str) -> String) -> (Net, Vec<AgentProc>) {
+    /// to its region's two nodes; `serving(region)` is that agent's post-check, `extra`
+    /// more settings of its action.
+    async fn network(
+        dir: &Path,
+        serving: impl Fn(&str) -> String,
+        extra: &str,
+    ) -> (Net, Vec<AgentProc>) {
         let mut net = Net::new(4, 2);
         net.start_all();
         net.wait_height(0, 2, LIMIT).await;
@@ -60,7 +66,7 @@ timeout_secs = 60
         let agents = regions
             .iter()
             .map(|(region, nodes)| {
-                let actions = actions(&serving(region));
+                let actions = actions(&serving(region), extra);
                 let mut agent = AgentProc::new(&net, &dir.join(region), region, nodes, &actions);
                 agent.script(
                     "deploy.sh",
@@ -215,7 +221,7 @@ timeout_secs = 60
     async fn a_phased_cross_region_rollout_runs_in_both_regions_and_succeeds_with_proven_receipts()
     {
         let dir = tempfile::tempdir().unwrap();
-        let (net, mut agents) = network(dir.path(), |_| SERVING.to_owned()).await;
+        let (net, mut agents) = network(dir.path(), |_| SERVING.to_owned(), "").await;
         let id = propose_and_approve(&net, MODEL_DEPLOYMENT).await;
         wait_status(&net, &agents, 3, id, ProposalStatus::Succeeded).await;
 
@@ -261,13 +267,17 @@ timeout_secs = 60
     async fn a_post_check_failing_in_phase_two_fails_the_rollout_and_both_regions_roll_back() {
         let dir = tempfile::tempdir().unwrap();
         // us's post-check fails in the second phase (0-based 1).
-        let (net, mut agents) = network(dir.path(), |region| {
-            if region == "us" {
-                format!("{SERVING} && test \"$ACCORD_PHASE\" != 1")
-            } else {
-                SERVING.to_owned()
-            }
-        })
+        let (net, mut agents) = network(
+            dir.path(),
+            |region| {
+                if region == "us" {
+                    format!("{SERVING} && test \"$ACCORD_PHASE\" != 1")
+                } else {
+                    SERVING.to_owned()
+                }
+            },
+            "",
+        )
         .await;
         let id = propose_and_approve(&net, MODEL_DEPLOYMENT).await;
         wait_status(&net, &agents, 3, id, ProposalStatus::RolledBack).await;
@@ -330,5 +340,77 @@ timeout_secs = 60
         .map(|(r, w)| ((*r).to_owned(), (*w).to_owned()))
         .collect();
         assert_eq!(outcomes, expected, "{reports:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_agent_killed_mid_command_with_its_node_restarts_on_another_and_runs_each_change_once(
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        // Commands declared idempotent: a rerun with the same key changes nothing.
+        let (mut net, mut agents) =
+            network(dir.path(), |_| SERVING.to_owned(), "idempotent = true").await;
+        let eu = agents.iter().position(|a| a.region == "eu").unwrap();
+        // Every invocation is logged; the change itself is applied once per key. Phase
+        // 1 takes 3 s, the window in which the agent dies.
+        agents[eu].script(
+            "deploy.sh",
+            "echo \"$ACCORD_REGION $ACCORD_PHASE $ACCORD_IDEMPOTENCY_KEY\" >> invocations\n\
+             if [ \"$ACCORD_PHASE\" = 1 ]; then sleep 3; fi\n\
+             grep -q \"$ACCORD_IDEMPOTENCY_KEY\" deployed 2>/dev/null || \
+             echo \"$ACCORD_REGION $ACCORD_PHASE $ACCORD_PERCENTAGE $ACCORD_IDEMPOTENCY_KEY\" >> deployed",
+        );
+        let id = propose_and_approve(&net, MODEL_DEPLOYMENT).await;
+
+        // Phase 1's command is running: kill -9 the agent and the node it talks to.
+        let invoked = agents[eu].wait_lines("invocations", 2, LIMIT);
+        assert!(invoked[1].starts_with("eu 1 "), "{invoked:?}");
+        agents[eu].kill();
+        let eu_nodes: Vec<usize> = (0..net.nodes.len())
+            .filter(|&i| net.nodes[i].node.region == "eu")
+            .collect();
+        net.kill(eu_nodes[0]);
+        agents[eu].start();
+        wait_status(&net, &agents, 3, id, ProposalStatus::Succeeded).await;
+
+        // The interrupted phase was run again with the same key; every phase of every
+        // region was applied exactly once, none missed.
+        let invocations = agents[eu].lines("invocations");
+        let phase_one: Vec<&String> = invocations
+            .iter()
+            .filter(|l| l.starts_with("eu 1 "))
+            .collect();
+        assert_eq!(phase_one.len(), 2, "{invocations:?}");
+        assert_eq!(phase_one[0], phase_one[1], "the same idempotency key");
+        for agent in &agents {
+            let r = &agent.region;
+            let applied: Vec<String> = agent
+                .lines("deployed")
+                .iter()
+                .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+                .collect();
+            assert_eq!(
+                applied,
+                [
+                    format!("{r} 0 10"),
+                    format!("{r} 1 50"),
+                    format!("{r} 2 100")
+                ],
+                "{}",
+                tail(&agent.log(), 40)
+            );
+        }
+        let reports = proven_reports(&net, 2, id).await;
+        let succeeded: BTreeSet<(String, u16)> = reports
+            .iter()
+            .filter(|(_, _, _, o)| *o == ExecutionOutcome::Succeeded)
+            .map(|(r, p, _, _)| (r.clone(), *p))
+            .collect();
+        assert_eq!(succeeded.len(), 6, "{reports:?}");
+        let second = format!("subscribed endpoint=\"{}\"", net.ws(eu_nodes[1]));
+        assert!(
+            agents[eu].log().contains(&second),
+            "the restarted agent used its second endpoint:\n{}",
+            tail(&agents[eu].log(), 40)
+        );
     }
 }
