@@ -40,6 +40,12 @@ timeout_secs = 60
         )
     }
 
+    /// The README's documentation draft (eu and us).
+    const DOCUMENTATION: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/examples/draft-documentation.json"
+    );
+
     /// The post-check that passes once the command has written its marker.
     const SERVING: &str = "test -s deployed";
 
@@ -412,5 +418,48 @@ timeout_secs = 60
             "the restarted agent used its second endpoint:\n{}",
             tail(&agents[eu].log(), 40)
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_documentation_change_is_published_by_its_own_command_in_both_regions() {
+        let dir = tempfile::tempdir().unwrap();
+        let publish = "\n[actions.documentation]\ncommand = [\"/bin/sh\", \"publish.sh\"]\n";
+        let (net, agents) = network(dir.path(), |_| SERVING.to_owned(), publish).await;
+        for agent in &agents {
+            agent.script(
+                "publish.sh",
+                "echo \"$ACCORD_REGION $ACCORD_KIND $ACCORD_SUB_KIND $ACCORD_ACTION\" >> published",
+            );
+        }
+        let id = propose_and_approve(&net, DOCUMENTATION).await;
+        wait_status(&net, &agents, 3, id, ProposalStatus::Succeeded).await;
+        for agent in &agents {
+            let r = &agent.region;
+            assert_eq!(
+                agent.lines("published"),
+                [format!("{r} documentation_change user_guide documentation")],
+                "{}",
+                tail(&agent.log(), 40)
+            );
+            assert!(
+                agent.lines("deployed").is_empty(),
+                "the deploy command did not run"
+            );
+        }
+        let reports = proven_reports(&net, 1, id).await;
+        let regions: BTreeSet<String> = reports
+            .iter()
+            .map(|(region, phase, agent, outcome)| {
+                assert_eq!(
+                    (*phase, outcome),
+                    (0, &ExecutionOutcome::Succeeded),
+                    "{reports:?}"
+                );
+                assert_eq!(*agent, agent_key(&net, region));
+                region.clone()
+            })
+            .collect();
+        assert_eq!(reports.len(), 2, "{reports:?}");
+        assert_eq!(regions, ["eu".to_owned(), "us".to_owned()].into());
     }
 }
