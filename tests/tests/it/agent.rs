@@ -462,4 +462,106 @@ timeout_secs = 60
         assert_eq!(reports.len(), 2, "{reports:?}");
         assert_eq!(regions, ["eu".to_owned(), "us".to_owned()].into());
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_emergency_change_runs_at_once_and_is_rolled_back_when_nobody_ratifies_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (net, mut agents) = network(dir.path(), |_| SERVING.to_owned(), "").await;
+        // The model deployment as an emergency in one phase, submitted by the guardian.
+        let mut draft: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(MODEL_DEPLOYMENT).unwrap()).unwrap();
+        draft["urgency"] = serde_json::json!({
+            "type": "emergency",
+            "justification": "the serving fleet answers wrong recommendations"
+        });
+        draft["body"]["pipeline_action"]["phases"] = serde_json::json!([{ "percent": 100 }]);
+        let path = dir.path().join("emergency.json");
+        std::fs::write(&path, draft.to_string()).unwrap();
+        let propose = TxAction::Propose { draft: path };
+        let rpc = net.nodes[0].node.rpc.clone();
+        assert!(send(&rpc, &net.key("guardian"), &propose, true)
+            .await
+            .unwrap());
+        let id = net
+            .client(0)
+            .api()
+            .list_proposals(None, None, Some(1000))
+            .await
+            .unwrap()
+            .proposals
+            .iter()
+            .map(|p| p.id)
+            .max()
+            .unwrap();
+
+        // Both regions run it at once, without a vote; nobody ratifies it before the
+        // window closes, so the chain asks both for a rollback.
+        for agent in &mut agents {
+            agent.wait_lines("deployed", 1, LIMIT);
+        }
+        wait_status(&net, &agents, 3, id, ProposalStatus::RolledBack).await;
+        for agent in &agents {
+            let r = &agent.region;
+            assert_eq!(
+                agent.lines("deployed").len(),
+                1,
+                "{}",
+                tail(&agent.log(), 40)
+            );
+            assert_eq!(
+                agent.lines("rolled-back"),
+                [format!("{r} {}", id.0)],
+                "{}",
+                tail(&agent.log(), 40)
+            );
+        }
+        let mut outcomes: Vec<(String, ExecutionOutcome)> = proven_reports(&net, 2, id)
+            .await
+            .into_iter()
+            .map(|(region, _, agent, outcome)| {
+                assert_eq!(agent, agent_key(&net, &region));
+                (region, outcome)
+            })
+            .collect();
+        outcomes.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        // Executed at once, then not ratified, then rolled back.
+        let filter = EventFilter {
+            types: Some(vec!["status_changed".into()]),
+            proposals: Some(vec![id]),
+            ..Default::default()
+        };
+        let page = net
+            .client(1)
+            .api()
+            .events(Some(filter), None, None)
+            .await
+            .unwrap();
+        let statuses: Vec<ProposalStatus> = page
+            .events
+            .into_iter()
+            .filter_map(|v| match v.event {
+                Event::StatusChanged { status, .. } => Some(status),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ProposalStatus::EmergencyExecuted,
+                ProposalStatus::Unratified,
+                ProposalStatus::RollingBack,
+                ProposalStatus::RolledBack
+            ],
+            "{statuses:?}"
+        );
+        assert_eq!(
+            outcomes,
+            [
+                ("eu".to_owned(), ExecutionOutcome::RolledBack),
+                ("eu".to_owned(), ExecutionOutcome::Succeeded),
+                ("us".to_owned(), ExecutionOutcome::RolledBack),
+                ("us".to_owned(), ExecutionOutcome::Succeeded),
+            ]
+        );
+    }
 }
