@@ -11,7 +11,7 @@ FUZZ_TARGET_DIR ?= $(HOME)/.cache/accord-fuzz-target
 # The fuzz-smoke loop reads PIPESTATUS.
 SHELL := /bin/bash
 
-.PHONY: run test deps check lint deny fmt fuzz-build fuzz-smoke bench
+.PHONY: run test demo deps check lint deny fmt fuzz-build fuzz-smoke bench
 
 deps:
 	@scripts/install-deps.sh
@@ -30,6 +30,13 @@ REGIONS ?= 2
 run: deps
 	$(CARGO) build --release -p accord-node
 	$(CARGO_TARGET_DIR)/release/accord localnet --validators $(VALIDATORS) --regions $(REGIONS) --home $(LOCALNET)
+
+## Build, start a local network with a deploy agent per region, and narrate one phased
+## cross-region change from proposal to receipts (scripts/demo.sh); stops by itself.
+demo: deps
+	$(CARGO) build --release -p accord-node
+	$(CARGO) build --release -p accord-agent
+	scripts/demo.sh release
 
 check:
 	$(CARGO) check --workspace --all-targets
