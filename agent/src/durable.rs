@@ -34,6 +34,28 @@ pub async fn write(path: PathBuf, bytes: Vec<u8>) -> io::Result<()> {
         .unwrap_or_else(|e| Err(io::Error::other(format!("the write task failed: {e}"))))
 }
 
+/// Writes `value` as pretty JSON to `path` durably, on the blocking pool; errors name
+/// the file as `what` (`journal`, `trust store`).
+pub async fn write_json(
+    what: &'static str,
+    path: &Path,
+    value: &impl serde::Serialize,
+) -> crate::error::Result<()> {
+    use crate::error::Error;
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Corrupt {
+        what,
+        path: path.to_owned(),
+        reason: format!("cannot encode: {e}"),
+    })?;
+    write(path.to_owned(), bytes)
+        .await
+        .map_err(|source| Error::Io {
+            what,
+            path: path.to_owned(),
+            source,
+        })
+}
+
 /// Reads `path` whole if it exists, refusing files larger than `max` bytes. Blocking.
 pub fn read_blocking(path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
     let file = match File::open(path) {

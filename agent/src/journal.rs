@@ -265,18 +265,7 @@ impl Journal {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let bytes = serde_json::to_vec_pretty(&self.data).map_err(|e| Error::Corrupt {
-            what: "journal",
-            path: path.clone(),
-            reason: format!("cannot encode: {e}"),
-        })?;
-        durable::write(path.clone(), bytes)
-            .await
-            .map_err(|source| Error::Io {
-                what: "journal",
-                path: path.clone(),
-                source,
-            })
+        durable::write_json("journal", path, &self.data).await
     }
 }
 

@@ -206,16 +206,7 @@ impl Trust {
     ) -> Result<Proven> {
         let what = format!("event {cursor}");
         let proof = source.event_proof(cursor).await?;
-        if proof.cursor != cursor {
-            return Err(refused(
-                source,
-                &what,
-                Refusal::WrongTarget {
-                    asked: format!("event {cursor}"),
-                    found: format!("event {}", proof.cursor),
-                },
-            ));
-        }
+        check_cursor(source, &what, &proof, cursor)?;
         let chain_id = self.chain_id.clone();
         let event = self
             .checked(source, &what, cursor.height, |set| {
@@ -340,18 +331,7 @@ impl Trust {
                 })
                 .collect(),
         };
-        let bytes = serde_json::to_vec_pretty(&stored).map_err(|e| Error::Corrupt {
-            what: "trust store",
-            path: path.clone(),
-            reason: format!("cannot encode: {e}"),
-        })?;
-        durable::write(path.clone(), bytes)
-            .await
-            .map_err(|source| Error::Io {
-                what: "trust store",
-                path: path.clone(),
-                source,
-            })
+        durable::write_json("trust store", path, &stored).await
     }
 
     /// Runs `check` with the set of `height`; when the proof names a set the agent does
@@ -390,16 +370,7 @@ impl Trust {
         cursor: EventCursor,
     ) -> Result<Event> {
         let what = format!("event {cursor}");
-        if proof.cursor != cursor {
-            return Err(refused(
-                source,
-                &what,
-                Refusal::WrongTarget {
-                    asked: format!("event {cursor}"),
-                    found: format!("event {}", proof.cursor),
-                },
-            ));
-        }
+        check_cursor(source, &what, proof, cursor)?;
         let set = self.set_at(cursor.height).ok_or_else(|| {
             refused(
                 source,
@@ -577,6 +548,26 @@ fn refused(source: &impl ProofSource, what: &str, refusal: Refusal) -> Error {
         what: what.to_owned(),
         refusal,
     }
+}
+
+/// Refuses a proof of another event than the one asked for.
+fn check_cursor(
+    source: &impl ProofSource,
+    what: &str,
+    proof: &EventProof,
+    cursor: EventCursor,
+) -> Result<()> {
+    if proof.cursor == cursor {
+        return Ok(());
+    }
+    Err(refused(
+        source,
+        what,
+        Refusal::WrongTarget {
+            asked: format!("event {cursor}"),
+            found: format!("event {}", proof.cursor),
+        },
+    ))
 }
 
 fn describe(target: &StateTarget) -> String {

@@ -534,6 +534,38 @@ impl Agent {
         .await
     }
 
+    /// The event of a successful transaction's receipt that `wanted` picks, proven
+    /// against the trusted validator set; a receipt without it is inconsistent.
+    async fn prove_in_receipt(
+        &mut self,
+        node: &Node,
+        included: &Included,
+        tx: &str,
+        kind: &str,
+        wanted: impl Fn(&Event) -> bool,
+    ) -> Result<Event> {
+        let found = included
+            .receipt
+            .events
+            .iter()
+            .enumerate()
+            .find(|(_, e)| wanted(e));
+        let Some((i, event)) = found else {
+            return Err(Error::Refused {
+                endpoint: node.url().to_owned(),
+                what: format!("the receipt of {tx}"),
+                refusal: Refusal::Inconsistent {
+                    reason: format!("a successful transaction's receipt holds no {kind} event"),
+                },
+            });
+        };
+        let proven = self
+            .trust
+            .verify_event(node, included.cursor(i), event)
+            .await?;
+        Ok(proven.event)
+    }
+
     /// Claims (or renews the claim of) the job's phase and proves whose claim it is.
     async fn claim(&mut self, node: &Node, job: &Job) -> Result<Claim> {
         let payload = Payload::ClaimExecution {
@@ -557,24 +589,19 @@ impl Agent {
                 "refused on chain ({code:?}): {message}"
             )));
         }
-        let found = included.receipt.events.iter().enumerate().find(|(_, e)| {
-            matches!(e, Event::ExecutionClaimed { proposal, region, phase, .. }
-                if *proposal == job.proposal && region == &job.region && *phase == job.phase)
-        });
-        let Some((i, event)) = found else {
-            return Err(Error::Refused {
-                endpoint: node.url().to_owned(),
-                what: format!("the receipt of claim {hash}"),
-                refusal: Refusal::Inconsistent {
-                    reason: "a successful claim's receipt holds no ExecutionClaimed event".into(),
+        let event = self
+            .prove_in_receipt(
+                node,
+                &included,
+                &format!("claim {hash}"),
+                "ExecutionClaimed",
+                |e| {
+                    matches!(e, Event::ExecutionClaimed { proposal, region, phase, .. }
+                    if *proposal == job.proposal && region == &job.region && *phase == job.phase)
                 },
-            });
-        };
-        let proven = self
-            .trust
-            .verify_event(node, included.cursor(i), event)
+            )
             .await?;
-        match proven.event {
+        match event {
             Event::ExecutionClaimed {
                 agent,
                 lease_expires,
@@ -869,24 +896,13 @@ impl Agent {
             return Ok(Some((code, format!("on chain: {message}"))));
         }
         let me = self.me;
-        let found = included.receipt.events.iter().enumerate().find(|(_, e)| {
-            matches!(e, Event::ExecutionReported { proposal, region, phase, agent, .. }
-                if *proposal == job.proposal && region == &job.region && *phase == job.phase && *agent == me)
-        });
-        let Some((i, event)) = found else {
-            return Err(Error::Refused {
-                endpoint: node.url().to_owned(),
-                what: format!("the receipt of report {hash}"),
-                refusal: Refusal::Inconsistent {
-                    reason: "a successful report's receipt holds no ExecutionReported event".into(),
-                },
-            });
-        };
-        let proven = self
-            .trust
-            .verify_event(node, included.cursor(i), event)
+        let event = self
+            .prove_in_receipt(node, &included, &format!("report {hash}"), "ExecutionReported", |e| {
+                matches!(e, Event::ExecutionReported { proposal, region, phase, agent, .. }
+                    if *proposal == job.proposal && region == &job.region && *phase == job.phase && *agent == me)
+            })
             .await?;
-        let Event::ExecutionReported { outcome, .. } = proven.event else {
+        let Event::ExecutionReported { outcome, .. } = event else {
             return Err(Error::Refused {
                 endpoint: node.url().to_owned(),
                 what: format!("the receipt of report {hash}"),
