@@ -29,6 +29,14 @@
 //! pre_checks = [{ name = "capacity", command = ["./check-capacity.sh"] }]
 //! post_checks = [{ name = "serving", command = ["./probe.sh"], timeout_secs = 60 }]
 //!
+//! [actions.model_deployment.health]   # the canary rule, run after the post-checks pass
+//! name = "health"                     # reported as the last post-check; default "health"
+//! command = ["./probe.sh", "--quick"]
+//! interval_ms = 10000                 # pause between runs
+//! runs = 6                            # runs in the bake window
+//! max_consecutive_failures = 3        # this many failed runs in a row fail the phase
+//! timeout_secs = 30                   # per run; the action's timeout_secs when absent
+//!
 //! [actions.default]             # kinds without an entry of their own
 //! command = ["./apply.sh"]
 //! ```
@@ -130,6 +138,35 @@ pub struct CheckConfig {
     pub timeout_secs: Option<u64>,
 }
 
+/// A health check run repeatedly after the post-checks pass (the canary rule): `runs`
+/// runs, `interval_ms` apart; `max_consecutive_failures` failed runs in a row fail the
+/// execution, and a passing run resets the count.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// The name reported on chain, as the last of the post-checks.
+    #[serde(default = "defaults::health_name")]
+    pub name: String,
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Milliseconds between the end of one run and the start of the next.
+    pub interval_ms: u64,
+    /// Runs in the bake window.
+    pub runs: u32,
+    /// Failed runs in a row that fail the execution.
+    pub max_consecutive_failures: u32,
+    /// Seconds before one run is killed; the action's `timeout_secs` when absent.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+impl HealthConfig {
+    /// The pause between runs.
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms)
+    }
+}
+
 /// What the agent runs for one action kind.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,6 +182,9 @@ pub struct Action {
     /// Checks run after the command; the first failure fails the execution.
     #[serde(default)]
     pub post_checks: Vec<CheckConfig>,
+    /// A health check run repeatedly after the post-checks pass; reported after them.
+    #[serde(default)]
+    pub health: Option<HealthConfig>,
     /// Seconds the command (and the rollback) may run before it is killed.
     #[serde(default = "defaults::timeout_secs")]
     pub timeout_secs: u64,
@@ -171,6 +211,11 @@ impl Action {
     /// A check's time limit.
     pub fn check_timeout(&self, check: &CheckConfig) -> Duration {
         Duration::from_secs(check.timeout_secs.unwrap_or(self.timeout_secs))
+    }
+
+    /// The time limit of one run of the health check.
+    pub fn health_timeout(&self, health: &HealthConfig) -> Duration {
+        Duration::from_secs(health.timeout_secs.unwrap_or(self.timeout_secs))
     }
 }
 
@@ -308,7 +353,15 @@ mod defaults {
     pub fn yes() -> bool {
         true
     }
+    pub fn health_name() -> String {
+        "health".to_owned()
+    }
 }
+
+/// Most runs of a health check.
+pub const MAX_HEALTH_RUNS: u32 = 1000;
+/// Longest pause between runs of a health check, in milliseconds (one hour).
+pub const MAX_HEALTH_INTERVAL_MS: u64 = 3_600_000;
 
 impl Config {
     /// Reads the file (when given), applies the overrides, resolves relative paths and
@@ -506,12 +559,6 @@ impl Config {
         let mut warnings = Vec::new();
         for (name, action) in &file.actions {
             check_action(name, action)?;
-            if name == "roadmap" {
-                warnings.push(
-                    "actions.roadmap: roadmap changes are enacted on chain and never requested from agents; the entry is not used"
-                        .to_owned(),
-                );
-            }
         }
         if file.actions.is_empty() {
             warnings.push(
@@ -618,6 +665,9 @@ fn check_action(name: &str, action: &Action) -> Result<(), ConfigError> {
             }
         }
     }
+    if let Some(health) = &action.health {
+        check_health(name, health, &action.post_checks)?;
+    }
     for (key, value) in &action.env {
         let bad = key.is_empty() || key.contains('=') || key.contains('\0') || value.contains('\0');
         if bad {
@@ -632,6 +682,71 @@ fn check_action(name: &str, action: &Action) -> Result<(), ConfigError> {
                 "names starting with ACCORD_ are the agent's own; choose another name",
             ));
         }
+    }
+    Ok(())
+}
+
+fn check_health(
+    name: &str,
+    health: &HealthConfig,
+    post_checks: &[CheckConfig],
+) -> Result<(), ConfigError> {
+    let at = |field: &str| format!("actions.{name}.health.{field}");
+    if post_checks.len() >= MAX_LIST {
+        return Err(invalid(
+            format!("actions.{name}.health"),
+            format!(
+                "{} post-checks and the health check make {} entries; a report carries at most {MAX_LIST} post-checks",
+                post_checks.len(),
+                post_checks.len() + 1
+            ),
+        ));
+    }
+    if health.name.trim().is_empty() || health.name.len() > MAX_NAME_BYTES {
+        return Err(invalid(
+            at("name"),
+            format!("a check name has 1 to {MAX_NAME_BYTES} bytes"),
+        ));
+    }
+    if let Some(i) = post_checks.iter().position(|c| c.name == health.name) {
+        return Err(invalid(
+            at("name"),
+            format!(
+                "{:?} is also the name of actions.{name}.post_checks[{i}]; the report lists both",
+                health.name
+            ),
+        ));
+    }
+    check_argv(&at("command"), &health.command)?;
+    if health.interval_ms == 0 || health.interval_ms > MAX_HEALTH_INTERVAL_MS {
+        return Err(invalid(
+            at("interval_ms"),
+            format!(
+                "{} is out of range; it must be from 1 to {MAX_HEALTH_INTERVAL_MS}",
+                health.interval_ms
+            ),
+        ));
+    }
+    if health.runs == 0 || health.runs > MAX_HEALTH_RUNS {
+        return Err(invalid(
+            at("runs"),
+            format!(
+                "{} is out of range; it must be from 1 to {MAX_HEALTH_RUNS}",
+                health.runs
+            ),
+        ));
+    }
+    if health.max_consecutive_failures == 0 || health.max_consecutive_failures > health.runs {
+        return Err(invalid(
+            at("max_consecutive_failures"),
+            format!(
+                "{} is out of range; it must be from 1 to runs ({})",
+                health.max_consecutive_failures, health.runs
+            ),
+        ));
+    }
+    if health.timeout_secs == Some(0) {
+        return Err(invalid(at("timeout_secs"), "must be at least 1"));
     }
     Ok(())
 }
@@ -777,6 +892,132 @@ mod tests {
         );
         let wrong_type = error(&MINIMAL.replace("rpc = [\"ws://127.0.0.1:9944\"]", "rpc = 9944"));
         assert!(wrong_type.contains("rpc"), "{wrong_type}");
+    }
+
+    const HEALTH: &str = r#"
+        [actions.default.health]
+        command = ["./probe.sh"]
+        interval_ms = 100
+        runs = 6
+        max_consecutive_failures = 3
+    "#;
+
+    /// MINIMAL with `post_checks` and the health table `health` (edited by `edit`).
+    fn with_health(post_checks: &str, edit: &[(&str, &str)]) -> String {
+        let mut health = HEALTH.to_owned();
+        for (from, to) in edit {
+            assert!(health.contains(from), "{from}");
+            health = health.replace(from, to);
+        }
+        format!("{MINIMAL}\npost_checks = [{post_checks}]\n{health}")
+    }
+
+    fn checks(n: usize) -> String {
+        (0..n)
+            .map(|i| format!("{{ name = \"c{i}\", command = [\"x\"] }}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    #[test]
+    fn a_health_check_gets_its_defaults() {
+        let config = parse(&with_health("", &[])).unwrap();
+        let (_, action) = config.action("default").unwrap();
+        let health = action.health.as_ref().unwrap();
+        assert_eq!(health.name, "health");
+        assert_eq!(health.interval(), Duration::from_millis(100));
+        assert_eq!((health.runs, health.max_consecutive_failures), (6, 3));
+        assert_eq!(action.health_timeout(health), Duration::from_secs(600));
+        let named = parse(&with_health(
+            &checks(MAX_LIST - 1),
+            &[("runs = 6", "runs = 6\nname = \"canary\"\ntimeout_secs = 30")],
+        ))
+        .unwrap();
+        let (_, action) = named.action("default").unwrap();
+        let health = action.health.as_ref().unwrap();
+        assert_eq!(health.name, "canary");
+        assert_eq!(action.health_timeout(health), Duration::from_secs(30));
+        assert!(parse(MINIMAL).unwrap().actions["default"].health.is_none());
+    }
+
+    /// Post-checks, edits of the health table, and the field the error names.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+    #[test]
+    fn health_check_errors_name_the_field() {
+        let cases: &[Case<'_>] = &[
+            (
+                "",
+                &[("interval_ms = 100", "interval_ms = 0")],
+                "actions.default.health.interval_ms",
+            ),
+            (
+                "",
+                &[("interval_ms = 100", "interval_ms = 3600001")],
+                "actions.default.health.interval_ms",
+            ),
+            (
+                "",
+                &[("runs = 6", "runs = 0")],
+                "actions.default.health.runs",
+            ),
+            (
+                "",
+                &[("runs = 6", "runs = 1001")],
+                "actions.default.health.runs",
+            ),
+            (
+                "",
+                &[("failures = 3", "failures = 0")],
+                "actions.default.health.max_consecutive_failures",
+            ),
+            (
+                "",
+                &[("failures = 3", "failures = 7")],
+                "actions.default.health.max_consecutive_failures",
+            ),
+            (
+                "",
+                &[("runs = 6", "runs = 6\ntimeout_secs = 0")],
+                "actions.default.health.timeout_secs",
+            ),
+            (
+                "",
+                &[("runs = 6", "runs = 6\nname = \" \"")],
+                "actions.default.health.name",
+            ),
+            (
+                "",
+                &[("[\"./probe.sh\"]", "[]")],
+                "actions.default.health.command",
+            ),
+            (
+                "{ name = \"health\", command = [\"x\"] }",
+                &[],
+                "actions.default.health.name",
+            ),
+        ];
+        for (post_checks, edit, field) in cases {
+            let message = error(&with_health(post_checks, edit));
+            assert!(
+                message.contains(&format!("`{field}`")),
+                "{edit:?}: {message}"
+            );
+        }
+        let same = error(&with_health(
+            "{ name = \"health\", command = [\"x\"] }",
+            &[],
+        ));
+        assert!(same.contains("actions.default.post_checks[0]"), "{same}");
+        let full = error(&with_health(&checks(MAX_LIST), &[]));
+        assert!(
+            full.contains("`actions.default.health`") && full.contains("at most 64"),
+            "{full}"
+        );
+        let unknown = error(&with_health("", &[("interval_ms", "interval_secs")]));
+        assert!(unknown.contains("interval_secs"), "{unknown}");
+        let missing = error(&with_health("", &[("runs = 6", "")]));
+        assert!(missing.contains("runs"), "{missing}");
     }
 
     #[test]

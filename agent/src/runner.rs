@@ -10,6 +10,14 @@
 //! A command that prints `ACCORD_BEFORE_DIGEST=<hex>` or `ACCORD_AFTER_DIGEST=<hex>` on
 //! its standard output sets the report's before and after digests (the last valid line
 //! wins).
+//!
+//! A plan may end with a health check ([`HealthCheck`], the canary rule): once the
+//! command and the post-checks pass, it runs `runs` times, `interval` apart, with
+//! `ACCORD_HEALTH_RUN` set to the run's number; `max_consecutive_failures` failed runs
+//! in a row fail the execution at once, and a passing run resets the count. It is
+//! reported as the last post-check. Its log stays bounded whatever the number of runs:
+//! a passing run is one line, and a failed run is logged like a step only while the
+//! health check's part of the log is under `log_bytes` (then one line too).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,6 +41,11 @@ const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 const MAX_LINE: usize = 4096;
 /// Longest failure reason put in a report.
 const MAX_REASON: usize = 1024;
+/// Longest one-line record of a health check's run in the log.
+const MAX_RUN_LINE: usize = 2048;
+
+/// The variable that tells a health check's run its number, from 1.
+pub const HEALTH_RUN_VAR: &str = "ACCORD_HEALTH_RUN";
 
 /// One process to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +148,9 @@ impl Capture {
     }
 }
 
+/// Notes kept per step about digest lines that do not parse.
+const MAX_NOTES: usize = 8;
+
 #[derive(Default)]
 struct Digests {
     before: Option<Hash>,
@@ -155,7 +171,19 @@ impl Digests {
             if let Some(value) = text.strip_prefix(prefix) {
                 match Hash::from_hex(value.trim()) {
                     Ok(hash) => *slot = Some(hash),
-                    Err(e) => self.notes.push(format!("ignored {prefix}{value}: {e}")),
+                    Err(e) if self.notes.len() < MAX_NOTES => {
+                        let mut value = value.trim().to_owned();
+                        if value.len() > 80 {
+                            let mut end = 80;
+                            while !value.is_char_boundary(end) {
+                                end -= 1;
+                            }
+                            value.truncate(end);
+                            value.push('…');
+                        }
+                        self.notes.push(format!("ignored {prefix}{value}: {e}"));
+                    }
+                    Err(_) => {}
                 }
             }
         }
@@ -319,8 +347,27 @@ pub struct Plan {
     pub command: Step,
     /// Checks after the command, by name.
     pub post_checks: Vec<(String, Step)>,
-    /// Run when the command or a post-check fails.
+    /// Run repeatedly once the post-checks pass; reported as the last post-check.
+    pub health: Option<HealthCheck>,
+    /// Run when the command, a post-check or the health check fails.
     pub rollback_on_failure: Option<Step>,
+}
+
+/// A check run repeatedly over a bake window (the canary rule): `runs` runs, `interval`
+/// apart; `max_consecutive_failures` failed runs in a row fail it at once, and a
+/// passing run resets the count. Passing the window passes the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// The name reported on chain.
+    pub name: String,
+    /// One run; its label (`health check "health"`) gets the run's number in the log.
+    pub step: Step,
+    /// The pause between the end of a run and the start of the next (none after the last).
+    pub interval: Duration,
+    /// Runs in the window (at least 1).
+    pub runs: u32,
+    /// Failed runs in a row that fail the check (from 1 to `runs`).
+    pub max_consecutive_failures: u32,
 }
 
 /// The result of a plan or a rollback: what the report carries.
@@ -377,15 +424,112 @@ fn log_step(log: &mut Vec<u8>, step: &Step, result: &StepResult) {
     log.extend_from_slice(format!("== {}: {}\n", step.label, result.exit).as_bytes());
 }
 
+/// The first `max` bytes of `text` at most, cut at a character boundary.
+fn clip(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
 fn reason(text: String) -> String {
     if text.len() <= MAX_REASON {
         return text;
     }
-    let mut end = MAX_REASON;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    clip(&text, MAX_REASON).to_owned()
+}
+
+/// Appends one line to the log, cut to [`MAX_RUN_LINE`] bytes.
+fn log_line(log: &mut Vec<u8>, text: &str) {
+    log.extend_from_slice(clip(text, MAX_RUN_LINE).as_bytes());
+    log.push(b'\n');
+}
+
+/// Runs a health check over its window (see [`HealthCheck`]): `Ok` once every run is
+/// done without `max_consecutive_failures` failures in a row, else the failure reason.
+async fn bake(health: &HealthCheck, env: &Environment, log: &mut Vec<u8>) -> Result<(), String> {
+    let runs = health.runs.max(1);
+    let limit = health.max_consecutive_failures.clamp(1, runs);
+    let label = &health.step.label;
+    log_line(
+        log,
+        &format!(
+            "== {label}: {runs} run(s), {} apart; {limit} failed run(s) in a row fail it",
+            span(health.interval)
+        ),
+    );
+    // What failed runs may add to the log in full (header, output, exit), together.
+    let mut budget = env.log_bytes;
+    let mut streak: u32 = 0;
+    let mut first_failed = 0;
+    for run in 1..=runs {
+        if run > 1 {
+            tokio::time::sleep(health.interval).await;
+        }
+        let step = Step {
+            label: format!("{label} run {run}/{runs}"),
+            ..health.step.clone()
+        };
+        let mut run_env = env.clone();
+        run_env
+            .vars
+            .insert(HEALTH_RUN_VAR.to_owned(), run.to_string());
+        // Output is kept only within the budget left.
+        run_env.log_bytes = budget;
+        let mut result = run_step(&step, &run_env).await;
+        if result.exit.success() {
+            streak = 0;
+            log_line(log, &format!("== {}: {}", step.label, result.exit));
+            continue;
+        }
+        if streak == 0 {
+            first_failed = run;
+        }
+        streak = streak.saturating_add(1);
+        if budget > 0 {
+            // A check's digest lines are not read.
+            result.notes.clear();
+            let before = log.len();
+            log_step(log, &step, &result);
+            budget = budget.saturating_sub(log.len() - before);
+        } else {
+            log_line(
+                log,
+                &format!(
+                    "== {}: {} (output not kept: the health check's log is full)",
+                    step.label, result.exit
+                ),
+            );
+        }
+        if streak >= limit {
+            let name = &health.name;
+            return Err(if limit == 1 {
+                format!(
+                    "health check {name:?} failed (run {run} of {runs}: {})",
+                    result.exit
+                )
+            } else {
+                format!(
+                    "health check {name:?} failed {streak} times in a row (runs {first_failed} to {run} of {runs}; last: {})",
+                    result.exit
+                )
+            });
+        }
     }
-    text.get(..end).unwrap_or_default().to_owned()
+    Ok(())
+}
+
+/// A pause as a person would write it: whole seconds in `s`, anything else in `ms`.
+fn span(duration: Duration) -> String {
+    if duration.subsec_nanos() == 0 && duration.as_secs() > 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
 }
 
 fn skipped(checks: &[(String, Step)]) -> Vec<CheckResult> {
@@ -398,8 +542,9 @@ fn skipped(checks: &[(String, Step)]) -> Vec<CheckResult> {
         .collect()
 }
 
-/// Runs the pre-checks, the command and the post-checks; the first failure stops the
-/// rest (and runs the rollback when the plan has one for failures).
+/// Runs the pre-checks, the command, the post-checks and the health check; the first
+/// failure stops the rest (and runs the rollback when the plan has one for failures and
+/// the command was tried).
 pub async fn execute(plan: &Plan, env: &Environment) -> Execution {
     let started_at = now();
     let mut log = Vec::new();
@@ -413,6 +558,12 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Execution {
         started_at,
         finished_at: started_at,
     };
+    if let Some(health) = &plan.health {
+        run.post_checks.push(CheckResult {
+            name: health.name.clone(),
+            status: CheckStatus::Skipped,
+        });
+    }
     let mut failure: Option<String> = None;
     for (i, (name, step)) in plan.pre_checks.iter().enumerate() {
         let result = run_step(step, env).await;
@@ -458,6 +609,17 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Execution {
                 break;
             }
         }
+    }
+    if let (None, Some(health)) = (&failure, &plan.health) {
+        let baked = bake(health, env, &mut log).await;
+        if let Some(check) = run.post_checks.get_mut(plan.post_checks.len()) {
+            check.status = if baked.is_ok() {
+                CheckStatus::Passed
+            } else {
+                CheckStatus::Failed
+            };
+        }
+        failure = baked.err();
     }
     if let Some(mut why) = failure {
         if let (true, Some(rollback)) = (applied, &plan.rollback_on_failure) {
@@ -510,20 +672,54 @@ pub async fn roll_back(step: &Step, env: &Environment) -> Execution {
 pub fn describe(steps: &[&Step], env: &Environment) -> String {
     let mut out = String::new();
     for step in steps {
+        would_run(&mut out, step);
+    }
+    environment(&mut out, env);
+    out
+}
+
+/// What a dry run prints for a plan: its steps in order, the health check with its
+/// schedule, then the environment.
+pub fn describe_plan(plan: &Plan, env: &Environment) -> String {
+    let mut out = String::new();
+    for (_, step) in &plan.pre_checks {
+        would_run(&mut out, step);
+    }
+    would_run(&mut out, &plan.command);
+    for (_, step) in &plan.post_checks {
+        would_run(&mut out, step);
+    }
+    if let Some(health) = &plan.health {
+        let runs = health.runs.max(1);
         out.push_str(&format!(
-            "  would run {} (limit {} s): {:?}\n",
-            step.label,
-            step.timeout.as_secs(),
-            step.argv
+            "  would run {} {runs} time(s), {} apart, with {HEALTH_RUN_VAR}=1…{runs}; {} failed run(s) in a row fail it (limit {} s each): {:?}\n",
+            health.step.label,
+            span(health.interval),
+            health.max_consecutive_failures.clamp(1, runs),
+            health.step.timeout.as_secs(),
+            health.step.argv
         ));
     }
+    environment(&mut out, env);
+    out
+}
+
+fn would_run(out: &mut String, step: &Step) {
+    out.push_str(&format!(
+        "  would run {} (limit {} s): {:?}\n",
+        step.label,
+        step.timeout.as_secs(),
+        step.argv
+    ));
+}
+
+fn environment(out: &mut String, env: &Environment) {
     out.push_str(&format!("  in {}\n  with\n", env.work_dir.display()));
     for (key, value) in &env.vars {
         let shown: String = value.chars().take(200).collect();
         let more = if shown.len() < value.len() { "…" } else { "" };
         out.push_str(&format!("    {key}={shown}{more}\n"));
     }
-    out
 }
 
 #[cfg(test)]
@@ -645,6 +841,7 @@ mod tests {
             ],
             command: sh("command", "touch applied", t),
             post_checks: vec![("probe".into(), sh("post-check \"probe\"", "true", t))],
+            health: None,
             rollback_on_failure: Some(sh("rollback", "touch rolled-back", t)),
         };
         let run = execute(&plan, &env(dir.path(), 1024)).await;
@@ -689,5 +886,225 @@ mod tests {
             log.contains("== command: exit status 2") && log.contains("== rollback: exit status 0"),
             "{log}"
         );
+    }
+
+    /// A health check that passes or fails run by run as `pattern` says (`P`, `F`),
+    /// counting its runs in `count` and recording `ACCORD_HEALTH_RUN` in `runs`.
+    fn health(pattern: &str, runs: u32, max_consecutive_failures: u32) -> HealthCheck {
+        let script = format!(
+            "n=$(( $(cat count 2>/dev/null || echo 0) + 1 )); echo $n > count; \
+             echo \"$ACCORD_HEALTH_RUN\" >> runs; echo \"probe $n\"; \
+             test \"$(echo {pattern} | cut -c$n)\" = P"
+        );
+        HealthCheck {
+            name: "health".into(),
+            step: sh("health check \"health\"", &script, Duration::from_secs(30)),
+            interval: Duration::from_millis(50),
+            runs,
+            max_consecutive_failures,
+        }
+    }
+
+    fn canary_plan(health: HealthCheck) -> Plan {
+        let t = Duration::from_secs(30);
+        Plan {
+            pre_checks: Vec::new(),
+            command: sh("command", "touch applied", t),
+            post_checks: vec![("probe".into(), sh("post-check \"probe\"", "true", t))],
+            health: Some(health),
+            rollback_on_failure: Some(sh("rollback", "touch rolled-back", t)),
+        }
+    }
+
+    fn statuses(checks: &[CheckResult]) -> Vec<(&str, CheckStatus)> {
+        checks.iter().map(|c| (c.name.as_str(), c.status)).collect()
+    }
+
+    fn read(dir: &Path, name: &str) -> String {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_health_check_passes_while_failures_are_never_enough_in_a_row() {
+        for (pattern, limit) in [("FPFP", 2), ("FFPFFP", 3), ("PPP", 1)] {
+            let dir = tempfile::tempdir().unwrap();
+            let runs = u32::try_from(pattern.len()).unwrap();
+            let started = std::time::Instant::now();
+            let run = execute(
+                &canary_plan(health(pattern, runs, limit)),
+                &env(dir.path(), 1024),
+            )
+            .await;
+            let elapsed = started.elapsed();
+            assert_eq!(run.outcome, ExecutionOutcome::Succeeded, "{pattern}");
+            assert_eq!(
+                statuses(&run.post_checks),
+                vec![
+                    ("probe", CheckStatus::Passed),
+                    ("health", CheckStatus::Passed)
+                ],
+                "{pattern}"
+            );
+            // Every run ran, numbered from 1, an interval apart (none after the last).
+            assert_eq!(read(dir.path(), "count"), format!("{runs}\n"));
+            let numbers: String = (1..=runs).map(|n| format!("{n}\n")).collect();
+            assert_eq!(read(dir.path(), "runs"), numbers);
+            assert!(
+                elapsed >= Duration::from_millis(50) * (runs - 1),
+                "{elapsed:?}"
+            );
+            assert!(!dir.path().join("rolled-back").exists());
+            let log = String::from_utf8(run.log).unwrap();
+            for n in 1..=runs {
+                assert!(
+                    log.contains(&format!(
+                        "== health check \"health\" run {n}/{runs}: exit status"
+                    )),
+                    "{log}"
+                );
+            }
+            // A failed run is logged with its output, a passing one in a line.
+            let failed = pattern.matches('F').count();
+            let outputs = log.lines().filter(|l| l.starts_with("probe ")).count();
+            assert_eq!(outputs, failed, "{log}");
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_in_a_row_fail_the_health_check_at_once_and_roll_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = execute(
+            &canary_plan(health("PFFFFFFFFF", 10, 3)),
+            &env(dir.path(), 1024),
+        )
+        .await;
+        assert_eq!(
+            run.outcome,
+            ExecutionOutcome::Failed {
+                reason: "health check \"health\" failed 3 times in a row (runs 2 to 4 of 10; last: exit status 1); rolled back locally".into()
+            }
+        );
+        assert_eq!(
+            statuses(&run.post_checks),
+            vec![
+                ("probe", CheckStatus::Passed),
+                ("health", CheckStatus::Failed)
+            ]
+        );
+        // It stopped at the third failure in a row.
+        assert_eq!(read(dir.path(), "count"), "4\n");
+        assert!(dir.path().join("rolled-back").exists());
+        let log = String::from_utf8(run.log).unwrap();
+        assert!(
+            log.contains("== health check \"health\" run 4/10: exit status 1"),
+            "{log}"
+        );
+        assert!(!log.contains("run 5/10"), "{log}");
+        assert!(log.contains("== rollback: exit status 0"), "{log}");
+
+        // A single failure fails it when the limit is 1; without a rollback none runs.
+        let dir = tempfile::tempdir().unwrap();
+        let plan = Plan {
+            rollback_on_failure: None,
+            ..canary_plan(health("PPF", 5, 1))
+        };
+        let run = execute(&plan, &env(dir.path(), 1024)).await;
+        assert_eq!(
+            run.outcome,
+            ExecutionOutcome::Failed {
+                reason: "health check \"health\" failed (run 3 of 5: exit status 1)".into()
+            }
+        );
+        assert_eq!(read(dir.path(), "count"), "3\n");
+        assert!(!dir.path().join("rolled-back").exists());
+    }
+
+    #[tokio::test]
+    async fn a_failure_before_the_health_check_leaves_it_skipped() {
+        let t = Duration::from_secs(30);
+        let dir = tempfile::tempdir().unwrap();
+        let plan = Plan {
+            post_checks: vec![("probe".into(), sh("post-check \"probe\"", "exit 5", t))],
+            ..canary_plan(health("PPP", 3, 1))
+        };
+        let run = execute(&plan, &env(dir.path(), 1024)).await;
+        assert_eq!(
+            run.outcome,
+            ExecutionOutcome::Failed {
+                reason: "post-check \"probe\" failed: exit status 5; rolled back locally".into()
+            }
+        );
+        assert_eq!(
+            statuses(&run.post_checks),
+            vec![
+                ("probe", CheckStatus::Failed),
+                ("health", CheckStatus::Skipped)
+            ]
+        );
+        assert!(!dir.path().join("count").exists());
+
+        let dir = tempfile::tempdir().unwrap();
+        let plan = Plan {
+            command: sh("command", "exit 2", t),
+            ..canary_plan(health("PPP", 3, 1))
+        };
+        let run = execute(&plan, &env(dir.path(), 1024)).await;
+        assert_eq!(
+            statuses(&run.post_checks),
+            vec![
+                ("probe", CheckStatus::Skipped),
+                ("health", CheckStatus::Skipped)
+            ]
+        );
+        assert!(!dir.path().join("count").exists());
+    }
+
+    #[tokio::test]
+    async fn many_runs_keep_the_log_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = 200;
+        let log_bytes = 4096;
+        // Every other run fails, printing 1,000 bytes: never two failures in a row.
+        let check = HealthCheck {
+            step: sh(
+                "health check \"health\"",
+                "head -c 1000 /dev/zero | tr '\\0' x; test $((ACCORD_HEALTH_RUN % 2)) = 0",
+                Duration::from_secs(30),
+            ),
+            interval: Duration::from_millis(1),
+            ..health("", runs, 2)
+        };
+        let run = execute(&canary_plan(check), &env(dir.path(), log_bytes)).await;
+        assert_eq!(run.outcome, ExecutionOutcome::Succeeded);
+        let log = String::from_utf8(run.log).unwrap();
+        let lines = usize::try_from(runs).unwrap() * 120;
+        assert!(log.len() < log_bytes + lines, "{} bytes", log.len());
+        assert!(log.contains("the health check's log is full"), "{log}");
+        assert!(log.contains("run 200/200: exit status 0"), "{log}");
+    }
+
+    #[test]
+    fn a_dry_run_shows_the_health_check_and_its_schedule() {
+        let check = HealthCheck {
+            interval: Duration::from_secs(10),
+            ..health("P", 6, 3)
+        };
+        let text = describe_plan(&canary_plan(check), &env(Path::new("/srv"), 1024));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("  would run command (limit 30 s)"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("  would run post-check \"probe\""),
+            "{text}"
+        );
+        assert!(
+            lines[2].starts_with(
+                "  would run health check \"health\" 6 time(s), 10 s apart, with ACCORD_HEALTH_RUN=1…6; 3 failed run(s) in a row fail it (limit 30 s each): [\"/bin/sh\""
+            ),
+            "{text}"
+        );
+        assert_eq!(lines[3], "  in /srv");
     }
 }

@@ -27,6 +27,8 @@ pub mod verify;
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod memory;
+#[cfg(feature = "test-utils")]
+pub mod proxy;
 
 #[cfg(feature = "client")]
 pub use api::{ChainApiClient, GovApiClient, MetaApiClient, SystemApiClient};

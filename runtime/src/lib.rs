@@ -28,7 +28,8 @@
 //! their dependencies and freeze windows, then agents of each region claim, run and
 //! report every phase; one failure fails the proposal and asks the regions that applied
 //! it to roll back. Emergencies execute at once and are ratified afterwards.
-//! Governance changes and roadmap changes take effect in the state itself; validator-set
+//! Governance changes take effect in the state itself; every other kind (pipeline
+//! actions, infrastructure, documentation and roadmap changes) is run by agents; validator-set
 //! updates take effect [`VALIDATOR_CHANGE_DELAY`] heights after approval and are
 //! returned in the outcome.
 //!

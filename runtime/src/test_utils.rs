@@ -368,6 +368,15 @@ pub fn documentation(path: &str) -> ProposalBody {
     })
 }
 
+/// A roadmap change.
+pub fn roadmap(item: &str) -> ProposalBody {
+    ProposalBody::RoadmapChange(accord_types::governance::RoadmapChange {
+        change: accord_types::governance::RoadmapChangeKind::TimelineChange,
+        item: item.to_owned(),
+        target: "2027-Q2".to_owned(),
+    })
+}
+
 /// Re-fills a draft's payload digest after its body changed.
 pub fn with_digest(mut draft: ProposalDraft) -> ProposalDraft {
     draft.payload_digest = payload_digest(&draft.body);

@@ -14,6 +14,8 @@ pub struct AgentProc {
     pub region: String,
     /// Its directory: `agent.toml`, scripts, what they write, `state/`, `agent.log`.
     pub dir: PathBuf,
+    /// Where it serves `/metrics` and `/health`, when it does.
+    pub metrics_listen: Option<String>,
     child: Option<Child>,
 }
 
@@ -22,24 +24,47 @@ impl AgentProc {
     /// `endpoints` (in fail-over order), with `actions` (the `[actions.*]` tables of
     /// its configuration); commands run in `dir`. Not started.
     pub fn new(net: &Net, dir: &Path, region: &str, endpoints: &[usize], actions: &str) -> Self {
+        let rpc: Vec<String> = endpoints.iter().map(|&i| net.ws(i)).collect();
+        Self::with_rpc(net, dir, region, &rpc, None, actions)
+    }
+
+    /// An agent like [`AgentProc::new`] that talks to the endpoints `rpc` (WebSocket
+    /// URLs, in fail-over order) and serves its metrics on `metrics_listen` when given.
+    pub fn with_rpc(
+        net: &Net,
+        dir: &Path,
+        region: &str,
+        rpc: &[String],
+        metrics_listen: Option<String>,
+        actions: &str,
+    ) -> Self {
         std::fs::create_dir_all(dir).unwrap();
-        let rpc: Vec<String> = endpoints
-            .iter()
-            .map(|&i| format!("{:?}", net.ws(i)))
-            .collect();
+        let rpc: Vec<String> = rpc.iter().map(|url| format!("{url:?}")).collect();
         let config = format!(
             "rpc = [{}]\nkey = {:?}\nregion = {region:?}\nchain_spec = {:?}\nstate_dir = \"state\"\n\
-             metrics_listen = \"off\"\npoll_interval_ms = 200\nbackoff_max_ms = 2000\n{actions}\n",
+             metrics_listen = {:?}\npoll_interval_ms = 200\nbackoff_max_ms = 2000\n{actions}\n",
             rpc.join(", "),
             net.key(&format!("{region}-agent")),
             net.home.join("spec.json"),
+            metrics_listen.as_deref().unwrap_or("off"),
         );
         std::fs::write(dir.join("agent.toml"), config).unwrap();
         Self {
             region: region.to_owned(),
             dir: dir.to_owned(),
+            metrics_listen,
             child: None,
         }
+    }
+
+    /// The value of the counter `accord_agent_events_refused_total{reason}` (0 when the
+    /// agent has refused nothing for that reason, or serves no metrics yet).
+    pub fn refused(&self, reason: &str) -> u64 {
+        let Some(listen) = &self.metrics_listen else {
+            panic!("the {} agent serves no metrics", self.region)
+        };
+        let series = format!("accord_agent_events_refused_total{{reason=\"{reason}\"}}");
+        crate::metric(listen, &series) as u64
     }
 
     /// Writes a shell script into the agent's directory.

@@ -6,12 +6,15 @@
 //!   `accord run` process per validator, started, stopped, killed and read one by one.
 //! - [`ports`]: blocks of loopback ports claimed across concurrent test processes.
 //! - [`agent::AgentProc`]: an `accord-agent` process of one region, with its scripts.
+//! - [`byzantine::Byzantine`]: a validator in the test process that says what the test
+//!   tells it on the nodes' own protocol.
 //! - [`binary`]: the workspace's binaries of the same build.
 //!
 //! The tests themselves are in `tests/it/`; their multi-process modules are named
 //! `slow` and run one at a time (nextest group `multi-process`).
 
 pub mod agent;
+pub mod byzantine;
 pub mod net;
 pub mod ports;
 
@@ -52,4 +55,33 @@ pub fn stdout(output: &Output) -> String {
 /// Standard error as text.
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The body of `GET path` from `addr` over plain HTTP/1.1.
+pub fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default())
+}
+
+/// The value of one series (name and labels, as Prometheus prints them) of the
+/// `/metrics` served at `addr`; 0 when it is absent or the scrape fails.
+pub fn metric(addr: &str, series: &str) -> f64 {
+    let prefix = format!("{series} ");
+    http_get(addr, "/metrics")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
 }

@@ -63,6 +63,17 @@ impl Net {
         self.ports.node(index)
     }
 
+    /// A port of this network's block that no node of index below `nodes` uses: the
+    /// `k`-th from the end of the block (for a process beside the network).
+    pub fn spare_port(&self, k: usize) -> u16 {
+        assert!(
+            self.nodes.len() + k < PORTS_PER_KIND,
+            "no spare port {k} beside {} nodes",
+            self.nodes.len()
+        );
+        self.ports.node(PORTS_PER_KIND - 1 - k).1
+    }
+
     /// Adds a node (not started); returns its index.
     pub fn add(&mut self, node: LocalNode) -> usize {
         self.nodes.push(NodeProc { node, child: None });
@@ -106,6 +117,19 @@ impl Net {
         for i in 0..self.nodes.len() {
             self.start(i);
         }
+    }
+
+    /// Whether node `i`'s process is running (it has not exited by itself).
+    pub fn running(&mut self, i: usize) -> bool {
+        self.nodes[i]
+            .child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// A series of node `i`'s `/metrics` (0 when absent).
+    pub fn metric(&self, i: usize, series: &str) -> f64 {
+        crate::metric(self.nodes[i].node.rpc.trim_start_matches("http://"), series)
     }
 
     /// `kill -9` of node `i`.

@@ -18,7 +18,7 @@ use crate::durable;
 use crate::error::{Error, Refusal, Result};
 use crate::journal::{Entry, State, Task};
 use crate::node::{Included, Node};
-use crate::runner::{self, Environment, Execution, Plan, Step};
+use crate::runner::{self, Environment, Execution, HealthCheck, Plan, Step};
 use crate::trust::ProofSource;
 
 /// The reason reported for a command that may have run when the agent stopped.
@@ -385,9 +385,6 @@ impl Agent {
 
     fn print_plan(&self, job: &Job) {
         let plan = self.plan(job);
-        let mut steps: Vec<&Step> = plan.pre_checks.iter().map(|(_, s)| s).collect();
-        steps.push(&plan.command);
-        steps.extend(plan.post_checks.iter().map(|(_, s)| s));
         println!(
             "dry run: proposal #{} phase {} of {} in {} ({}, action [actions.{}]), request {}\n{}",
             job.proposal.0,
@@ -397,7 +394,7 @@ impl Agent {
             job.kind.sub_kind,
             job.entry_name,
             job.cursor,
-            runner::describe(&steps, &self.environment(job))
+            runner::describe_plan(&plan, &self.environment(job))
         );
     }
 
@@ -425,6 +422,17 @@ impl Agent {
                 timeout: action.timeout(),
             },
             post_checks: checks(&action.post_checks, "post-check"),
+            health: action.health.as_ref().map(|h| HealthCheck {
+                name: h.name.clone(),
+                step: Step {
+                    label: format!("health check {:?}", h.name),
+                    argv: h.command.clone(),
+                    timeout: action.health_timeout(h),
+                },
+                interval: h.interval(),
+                runs: h.runs,
+                max_consecutive_failures: h.max_consecutive_failures,
+            }),
             // The chain asks a region for a rollback when it applied an earlier phase
             // (phases advance only once every region succeeded), so the rollback runs
             // here at once only for a failure in the first phase: otherwise it would

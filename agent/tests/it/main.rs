@@ -2,6 +2,7 @@
 //! real runtime: proposals approved and executed end to end, rollbacks, dry runs, a
 //! restart in the middle of a command, and a node that forges what it streams.
 
+mod canary;
 mod execution;
 mod refusal;
 mod restart;
@@ -188,6 +189,14 @@ impl Fixture {
     /// Submits `body` for `regions`, has every voter of those regions vote yes, and
     /// commits blocks until voting has closed. Returns the proposal's id.
     pub fn approve(&self, body: ProposalBody, regions: &[&str]) -> ProposalId {
+        let (id, voting_ends) = self.submit(body, regions);
+        self.vote_yes(id, regions, voting_ends);
+        id
+    }
+
+    /// Submits `body` for `regions`; returns the proposal's id and the last height of
+    /// its voting.
+    pub fn submit(&self, body: ProposalBody, regions: &[&str]) -> (ProposalId, Height) {
         let draft = test_utils::draft(regions, body);
         let submit = self.node.tx(
             "author",
@@ -196,7 +205,7 @@ impl Fixture {
             },
         );
         let committed = self.node.commit(&[submit]);
-        let (id, voting_ends) = committed
+        committed
             .receipts
             .iter()
             .flat_map(|r| r.events.iter())
@@ -208,7 +217,12 @@ impl Fixture {
                 } => Some((*proposal, *voting_ends)),
                 _ => None,
             })
-            .expect("the proposal was accepted");
+            .expect("the proposal was accepted")
+    }
+
+    /// Has every voter of `regions` vote yes for `id`, and commits blocks until voting
+    /// has closed.
+    pub fn vote_yes(&self, id: ProposalId, regions: &[&str], voting_ends: Height) {
         let votes: Vec<_> = regions
             .iter()
             .flat_map(|r| {
@@ -230,7 +244,6 @@ impl Fixture {
         while height < voting_ends {
             height = self.node.commit(&[]).block.header.height;
         }
-        id
     }
 
     /// Polls the proposal until `done` holds; fails the test after [`DEADLINE`].

@@ -343,7 +343,7 @@ impl Exec<'_, '_> {
             return Ok(true);
         }
         match state.kind {
-            ProposalKind::GovernanceChange | ProposalKind::RoadmapChange => {
+            ProposalKind::GovernanceChange => {
                 self.enact_on_chain(state)?;
             }
             _ => self.start_phase(state, 0)?,

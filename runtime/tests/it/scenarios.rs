@@ -2,7 +2,7 @@
 
 use accord_runtime::records::{PhaseState, RollbackState};
 use accord_runtime::test_utils::{
-    documentation, draft, key, pipeline, region, validator_spec, with_digest, TestChain,
+    documentation, draft, key, pipeline, region, roadmap, validator_spec, with_digest, TestChain,
 };
 use accord_runtime::{BlockOutcome, VALIDATOR_CHANGE_DELAY};
 use accord_types::governance::{
@@ -108,6 +108,42 @@ fn cross_region_approval_runs_to_success() {
             ProposalStatus::Succeeded
         ]
     );
+}
+
+#[test]
+fn documentation_and_roadmap_changes_are_run_by_the_agents_of_each_region() {
+    for body in [
+        documentation("ops/failover.md"),
+        roadmap("regional failover"),
+    ] {
+        let mut chain = TestChain::new();
+        let id = chain.submit("author", draft(&["eu", "us"], body));
+        let mut log = vec![chain.votes(
+            id,
+            &[
+                ("eu-voter-1", Yes),
+                ("eu-voter-2", Yes),
+                ("us-voter-1", Yes),
+                ("us-voter-2", Yes),
+            ],
+        )];
+        log.extend(close_voting(&mut chain, id));
+        log.extend(chain.empty_blocks(5));
+        assert_eq!(chain.status(id), ProposalStatus::Executing { phase: 0 });
+        let regions: Vec<String> = log
+            .iter()
+            .flat_map(|o| o.events())
+            .filter_map(|e| match e {
+                Event::ExecutionRequested {
+                    proposal, region, ..
+                } if *proposal == id => Some(region.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(regions, ["eu", "us"], "one request per affected region");
+        run_phase(&mut chain, id, &["eu", "us"], 0);
+        assert_eq!(chain.status(id), ProposalStatus::Succeeded);
+    }
 }
 
 #[test]

@@ -9,13 +9,17 @@ mod slow {
     use std::time::{Duration, Instant};
 
     use accord_node::client::{send, TxAction};
-    use accord_rpc::types::EventFilter;
+    use accord_rpc::memory::MemoryNode;
+    use accord_rpc::proxy::{Lie, LyingProxy};
+    use accord_rpc::types::{EventFilter, EventProof, EventView};
     use accord_rpc::verify::verify_event_proof;
     use accord_rpc::GovApiClient;
+    use accord_runtime::test_utils;
     use accord_tests::agent::AgentProc;
     use accord_tests::net::{tail, Net};
     use accord_types::governance::{ExecutionOutcome, ProposalStatus, VoteChoice};
-    use accord_types::{Event, ProposalId, PublicKey};
+    use accord_types::{Domain, Event, Hash, ProposalId, PublicKey};
+    use jsonrpsee::ws_client::WsClientBuilder;
 
     const LIMIT: Duration = Duration::from_secs(240);
 
@@ -46,6 +50,12 @@ timeout_secs = 60
         "/../docs/examples/draft-documentation.json"
     );
 
+    /// A roadmap change (eu and us).
+    const ROADMAP: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/examples/draft-roadmap.json"
+    );
+
     /// The post-check that passes once the command has written its marker.
     const SERVING: &str = "test -s deployed";
 
@@ -57,23 +67,39 @@ timeout_secs = 60
         serving: impl Fn(&str) -> String,
         extra: &str,
     ) -> (Net, Vec<AgentProc>) {
+        let net = validators().await;
+        let agents = agents(&net, dir, serving, extra, |_, honest| (honest, None));
+        (net, agents)
+    }
+
+    /// Four validators in eu and us, started, past their first blocks.
+    async fn validators() -> Net {
         let mut net = Net::new(4, 2);
         net.start_all();
         net.wait_height(0, 2, LIMIT).await;
-        let regions: Vec<(String, Vec<usize>)> = ["eu", "us"]
+        net
+    }
+
+    /// Starts an agent per region of `net`. `endpoints(region, honest)` gives an
+    /// agent's RPC endpoints and where it serves metrics, from its region's nodes.
+    fn agents(
+        net: &Net,
+        dir: &Path,
+        serving: impl Fn(&str) -> String,
+        extra: &str,
+        endpoints: impl Fn(&str, Vec<String>) -> (Vec<String>, Option<String>),
+    ) -> Vec<AgentProc> {
+        ["eu", "us"]
             .iter()
-            .map(|r| {
-                let nodes = (0..net.nodes.len())
-                    .filter(|&i| net.nodes[i].node.region == *r)
+            .map(|region| {
+                let honest = (0..net.nodes.len())
+                    .filter(|&i| net.nodes[i].node.region == *region)
+                    .map(|i| net.ws(i))
                     .collect();
-                ((*r).to_owned(), nodes)
-            })
-            .collect();
-        let agents = regions
-            .iter()
-            .map(|(region, nodes)| {
+                let (rpc, metrics) = endpoints(region, honest);
                 let actions = actions(&serving(region), extra);
-                let mut agent = AgentProc::new(&net, &dir.join(region), region, nodes, &actions);
+                let mut agent =
+                    AgentProc::with_rpc(net, &dir.join(region), region, &rpc, metrics, &actions);
                 agent.script(
                     "deploy.sh",
                     "echo \"$ACCORD_REGION $ACCORD_PHASE $ACCORD_PERCENTAGE $ACCORD_IDEMPOTENCY_KEY\" >> deployed\n\
@@ -86,13 +112,20 @@ timeout_secs = 60
                 agent.start();
                 agent
             })
-            .collect();
-        (net, agents)
+            .collect()
     }
 
     /// Submits a draft through node 0 and votes yes for it in every region, each voter
     /// through another node; returns the proposal's id.
     async fn propose_and_approve(net: &Net, draft: &str) -> ProposalId {
+        let id = propose(net, draft).await;
+        approve(net, id).await;
+        id
+    }
+
+    /// Submits a draft through node 0 and waits until every node holds it; returns the
+    /// proposal's id.
+    async fn propose(net: &Net, draft: &str) -> ProposalId {
         let rpc = net.nodes[0].node.rpc.clone();
         let author = net.key("author");
         let draft = TxAction::Propose {
@@ -115,6 +148,11 @@ timeout_secs = 60
         for i in 1..net.nodes.len() {
             net.wait_height(i, submitted.0, LIMIT).await;
         }
+        id
+    }
+
+    /// Votes yes for `id` in every region, each voter through another node.
+    async fn approve(net: &Net, id: ProposalId) {
         for (n, (voter, region)) in [
             ("eu-voter-1", "eu"),
             ("eu-voter-2", "eu"),
@@ -132,7 +170,6 @@ timeout_secs = 60
             let rpc = &net.nodes[1 + n % 3].node.rpc;
             assert!(send(rpc, &net.key(voter), &vote, true).await.unwrap());
         }
-        id
     }
 
     /// Waits for the proposal to reach `want` on node `i`; panics with the agents' logs
@@ -421,18 +458,25 @@ timeout_secs = 60
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_documentation_change_is_published_by_its_own_command_in_both_regions() {
+    async fn documentation_and_roadmap_changes_go_through_their_own_commands_in_both_regions() {
         let dir = tempfile::tempdir().unwrap();
-        let publish = "\n[actions.documentation]\ncommand = [\"/bin/sh\", \"publish.sh\"]\n";
-        let (net, agents) = network(dir.path(), |_| SERVING.to_owned(), publish).await;
+        let own = "\n[actions.documentation]\ncommand = [\"/bin/sh\", \"publish.sh\"]\n\
+                   \n[actions.roadmap]\ncommand = [\"/bin/sh\", \"plan.sh\"]\n";
+        let (net, agents) = network(dir.path(), |_| SERVING.to_owned(), own).await;
         for agent in &agents {
             agent.script(
                 "publish.sh",
                 "echo \"$ACCORD_REGION $ACCORD_KIND $ACCORD_SUB_KIND $ACCORD_ACTION\" >> published",
             );
+            agent.script(
+                "plan.sh",
+                "echo \"$ACCORD_REGION $ACCORD_KIND $ACCORD_SUB_KIND $ACCORD_ACTION\" >> planned",
+            );
         }
-        let id = propose_and_approve(&net, DOCUMENTATION).await;
-        wait_status(&net, &agents, 3, id, ProposalStatus::Succeeded).await;
+        let documentation = propose_and_approve(&net, DOCUMENTATION).await;
+        let roadmap = propose_and_approve(&net, ROADMAP).await;
+        wait_status(&net, &agents, 3, documentation, ProposalStatus::Succeeded).await;
+        wait_status(&net, &agents, 3, roadmap, ProposalStatus::Succeeded).await;
         for agent in &agents {
             let r = &agent.region;
             assert_eq!(
@@ -441,26 +485,34 @@ timeout_secs = 60
                 "{}",
                 tail(&agent.log(), 40)
             );
+            assert_eq!(
+                agent.lines("planned"),
+                [format!("{r} roadmap_change timeline_change roadmap")],
+                "{}",
+                tail(&agent.log(), 40)
+            );
             assert!(
                 agent.lines("deployed").is_empty(),
                 "the deploy command did not run"
             );
         }
-        let reports = proven_reports(&net, 1, id).await;
-        let regions: BTreeSet<String> = reports
-            .iter()
-            .map(|(region, phase, agent, outcome)| {
-                assert_eq!(
-                    (*phase, outcome),
-                    (0, &ExecutionOutcome::Succeeded),
-                    "{reports:?}"
-                );
-                assert_eq!(*agent, agent_key(&net, region));
-                region.clone()
-            })
-            .collect();
-        assert_eq!(reports.len(), 2, "{reports:?}");
-        assert_eq!(regions, ["eu".to_owned(), "us".to_owned()].into());
+        for id in [documentation, roadmap] {
+            let reports = proven_reports(&net, 1, id).await;
+            let regions: BTreeSet<String> = reports
+                .iter()
+                .map(|(region, phase, agent, outcome)| {
+                    assert_eq!(
+                        (*phase, outcome),
+                        (0, &ExecutionOutcome::Succeeded),
+                        "{reports:?}"
+                    );
+                    assert_eq!(*agent, agent_key(&net, region));
+                    region.clone()
+                })
+                .collect();
+            assert_eq!(reports.len(), 2, "{reports:?}");
+            assert_eq!(regions, ["eu".to_owned(), "us".to_owned()].into());
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -563,5 +615,136 @@ timeout_secs = 60
                 ("us".to_owned(), ExecutionOutcome::Succeeded),
             ]
         );
+    }
+
+    /// An execution request of another chain (the in-memory test chain: its own chain
+    /// id and validators), with that chain's valid proof.
+    async fn other_chain_request() -> (EventView, EventProof) {
+        let other = MemoryNode::new(64);
+        other.commit(&[]);
+        other.commit_events(vec![Event::ExecutionRequested {
+            proposal: ProposalId(1),
+            region: test_utils::region("eu"),
+            phase: 0,
+            payload_digest: Hash::digest(Domain::PAYLOAD, b"a change of another chain"),
+            idempotency_key: Hash::digest(Domain::PAYLOAD, b"its key"),
+        }]);
+        let (_server, addr) = accord_rpc::start(
+            "127.0.0.1:0".parse().unwrap(),
+            other.backend(),
+            accord_rpc::Options::default(),
+        )
+        .await
+        .unwrap();
+        let client = WsClientBuilder::default()
+            .build(format!("ws://{addr}"))
+            .await
+            .unwrap();
+        let filter = EventFilter {
+            types: Some(vec!["execution_requested".into()]),
+            ..EventFilter::default()
+        };
+        let view = client
+            .events(Some(filter), None, Some(1))
+            .await
+            .unwrap()
+            .events
+            .remove(0);
+        let proof = client.event_proof(view.cursor).await.unwrap();
+        (view, proof)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lying_endpoints_are_refused_and_the_agent_goes_on_with_an_honest_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = validators().await;
+        let id = propose(&net, MODEL_DEPLOYMENT).await;
+
+        // eu's agent tries three liars before its honest nodes: one replays a request
+        // of another chain, one presents the submitted proposal as approved, one alters
+        // the digest of every request.
+        let upstream = net.ws(0);
+        let (view, proof) = other_chain_request().await;
+        let replay = LyingProxy::start(
+            &upstream,
+            Lie::Replay {
+                view: Box::new(view),
+                proof: Box::new(proof),
+            },
+        )
+        .await
+        .unwrap();
+        let forge = LyingProxy::start(
+            &upstream,
+            Lie::ForgeApproval {
+                proposal: id,
+                region: test_utils::region("eu"),
+            },
+        )
+        .await
+        .unwrap();
+        let alter = LyingProxy::start(&upstream, Lie::AlterDigest)
+            .await
+            .unwrap();
+        let metrics = format!("127.0.0.1:{}", net.spare_port(0));
+        let liars = [replay.url(), forge.url(), alter.url()].map(str::to_owned);
+        let agents = agents(
+            &net,
+            dir.path(),
+            |_| SERVING.to_owned(),
+            "",
+            |region, honest| {
+                if region == "eu" {
+                    (
+                        liars.iter().cloned().chain(honest).collect(),
+                        Some(metrics.clone()),
+                    )
+                } else {
+                    (honest, None)
+                }
+            },
+        );
+        let eu = &agents[0];
+
+        // The replay and the forged approval are refused before anyone votes, by the
+        // proofs: the replayed header is another chain's, the forged receipt is not the
+        // one the header commits to. Nothing ran.
+        let deadline = Instant::now() + LIMIT;
+        while eu.refused("wrong_chain") == 0 || eu.refused("receipt_path") == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the liars were not refused:\n{}",
+                tail(&eu.log(), 40)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(replay.told() >= 1 && forge.told() >= 1);
+        assert!(eu.lines("deployed").is_empty(), "a change ran on a lie");
+
+        // The chain approves it: the altered request is refused, and the agent runs
+        // every phase once from an honest node.
+        approve(&net, id).await;
+        wait_status(&net, &agents, 3, id, ProposalStatus::Succeeded).await;
+        assert!(alter.told() >= 1, "the altering proxy saw no request");
+        assert!(eu.refused("event_mismatch") >= 1, "{}", tail(&eu.log(), 40));
+        for agent in &agents {
+            let phases: Vec<String> = agent
+                .lines("deployed")
+                .iter()
+                .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+                .collect();
+            let r = &agent.region;
+            assert_eq!(
+                phases,
+                [format!("{r} 0"), format!("{r} 1"), format!("{r} 2")],
+                "{}",
+                tail(&agent.log(), 40)
+            );
+        }
+        let reports = proven_reports(&net, 1, id).await;
+        assert_eq!(reports.len(), 6, "{reports:?}");
+        assert!(reports.iter().all(|(region, _, agent, outcome)| *outcome
+            == ExecutionOutcome::Succeeded
+            && *agent == agent_key(&net, region)));
     }
 }

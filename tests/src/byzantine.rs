@@ -1,0 +1,201 @@
+//! A Byzantine validator beside a [`crate::net::Net`]: a libp2p peer in the test process
+//! with one validator's p2p and consensus keys (its own `accord run` not started), that
+//! speaks the nodes' protocol and says what the test tells it: proposals out of turn or
+//! over the chain's limits, votes of any kind, any gossip, and lies in answer to block
+//! sync. The honest nodes must keep finalizing and must not relay what they refuse.
+
+use std::time::{Duration, Instant};
+
+use accord_node::driver::wire::ConsensusWire;
+use accord_node::p2p::{NetEvent, P2pConfig, P2pHandle, SyncRequest, SyncResponse, Topic, Verdict};
+use accord_types::consensus::VoteType;
+use accord_types::{Block, ChainId, ConsensusProposal, Hash, Height, Keypair, Round, Vote};
+use tokio::sync::watch;
+
+use crate::net::Net;
+
+/// How the Byzantine peer answers block-sync requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncLie {
+    /// Claims a height of `u64::MAX` and answers every range with nothing.
+    HugeHeight,
+    /// Claims to be `ahead` blocks past the highest height it has seen votes of, and
+    /// never answers a range.
+    Silent {
+        /// How far ahead it claims to be.
+        ahead: u64,
+    },
+    /// Answers nothing at all (every request times out on the asker's side).
+    Mute,
+}
+
+/// A Byzantine validator.
+pub struct Byzantine {
+    /// Its network handle.
+    pub p2p: P2pHandle,
+    /// Its consensus key.
+    pub key: Keypair,
+    /// The chain.
+    pub chain_id: ChainId,
+    stamp: u64,
+    lie: watch::Sender<Option<SyncLie>>,
+    events: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Byzantine {
+    fn drop(&mut self) {
+        self.events.abort();
+    }
+}
+
+impl Byzantine {
+    /// Joins `net` as validator `index` (whose process must not run), free to send
+    /// gossip up to `cap` bytes. Sync requests are answered with nothing until
+    /// [`Byzantine::lie_in_sync`] says otherwise.
+    pub fn join(net: &Net, index: usize, cap: usize) -> Self {
+        let (spec, _) = accord_node::init::read_spec(&net.home.join("spec.json")).unwrap();
+        let home = &net.nodes[index].node.home;
+        let p2p_key = accord_node::keyfile::read(&home.join("keys/p2p.key")).unwrap();
+        let key = accord_node::keyfile::read(&home.join("keys/consensus.key")).unwrap();
+        let listen = "/ip4/127.0.0.1/tcp/0".parse().unwrap();
+        let mut config = P2pConfig::from_chain_spec(&spec, p2p_key, listen).unwrap();
+        config.max_message_bytes = cap;
+        config.max_response_bytes = config.max_response_bytes.max(cap);
+        let (p2p, mut events) = accord_node::p2p::spawn(config).unwrap();
+        let (lie, lies) = watch::channel(None);
+        let p2p_events = p2p.clone();
+        let events = tokio::spawn(async move {
+            // Requests left unanswered stay open until the asker gives up.
+            let mut held = std::collections::VecDeque::new();
+            // The highest height of the consensus gossip it has seen.
+            let mut seen = 0u64;
+            while let Some(event) = events.recv().await {
+                if let NetEvent::Gossip {
+                    topic: Topic::Consensus,
+                    data,
+                    ..
+                } = &event
+                {
+                    if let Ok(ConsensusWire::Vote(vote)) = ConsensusWire::decode_stamped(data) {
+                        seen = seen.max(vote.height.0);
+                    }
+                }
+                if let NetEvent::Gossip { from, id, .. } = &event {
+                    // It forwards nothing.
+                    p2p_events.report(*id, *from, Verdict::Ignore);
+                    continue;
+                }
+                if let NetEvent::SyncRequest { request, reply, .. } = event {
+                    let status = |height| SyncResponse::Status {
+                        height: Height(height),
+                        hash: Hash::ZERO,
+                    };
+                    let lie = *lies.borrow();
+                    let answer = match (lie, &request) {
+                        (Some(SyncLie::HugeHeight), SyncRequest::Status) => Some(status(u64::MAX)),
+                        (Some(SyncLie::Silent { ahead }), SyncRequest::Status) => {
+                            Some(status(seen.saturating_add(ahead)))
+                        }
+                        (Some(SyncLie::Silent { .. } | SyncLie::Mute), _) => None,
+                        (_, SyncRequest::Blocks { .. }) => Some(SyncResponse::Blocks(Vec::new())),
+                        (_, SyncRequest::BlockByHash(_)) => Some(SyncResponse::Block(None)),
+                        (_, SyncRequest::Status) => Some(status(0)),
+                    };
+                    match answer {
+                        Some(answer) => reply.send(answer),
+                        None => {
+                            held.push_back(reply);
+                            if held.len() > 1024 {
+                                held.pop_front();
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Self {
+            p2p,
+            key,
+            chain_id: spec.chain_id().clone(),
+            stamp: 0,
+            lie,
+            events,
+        }
+    }
+
+    /// From now on, answers block sync with `lie`.
+    pub fn lie_in_sync(&self, lie: SyncLie) {
+        let _ = self.lie.send(Some(lie));
+    }
+
+    /// Waits until at least `peers` nodes are in its mesh on both topics, so that what
+    /// it publishes reaches each of them directly.
+    pub async fn wait_for_mesh(&self, peers: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for topic in Topic::ALL {
+            while self.p2p.mesh_peers(topic).await.len() < peers {
+                assert!(
+                    Instant::now() < deadline,
+                    "the Byzantine peer's {topic:?} mesh: {:?}",
+                    self.p2p.mesh_peers(topic).await
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// Publishes `data` on `topic`, waiting up to 30 s for subscribed peers.
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match self.p2p.publish(topic, data.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(error) if Instant::now() < deadline && error.is_benign() => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+    }
+
+    /// Gossips a consensus message with a fresh stamp.
+    pub async fn send(&mut self, message: &ConsensusWire) -> Result<(), String> {
+        self.stamp += 1;
+        self.publish(Topic::Consensus, message.encode_stamped(self.stamp))
+            .await
+    }
+
+    /// A proposal of `block` for `round` of its height, signed by this validator.
+    pub fn proposal(&self, round: Round, block: Block) -> ConsensusWire {
+        let proposal = ConsensusProposal::sign(
+            &self.key,
+            &self.chain_id,
+            block.header.height,
+            round,
+            None,
+            block.hash(),
+        );
+        ConsensusWire::Proposal {
+            proposal,
+            block: Some(block),
+        }
+    }
+
+    /// A vote signed by this validator.
+    pub fn vote(
+        &self,
+        height: Height,
+        round: Round,
+        vote_type: VoteType,
+        block_hash: Option<Hash>,
+    ) -> ConsensusWire {
+        ConsensusWire::Vote(Vote::sign(
+            &self.key,
+            &self.chain_id,
+            height,
+            round,
+            vote_type,
+            block_hash,
+        ))
+    }
+}
