@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   driver ──commit time──────────────► accord_storage_commit_seconds
+//!   driver ──gossip verdicts──────────► accord_p2p_gossip_messages_total
 //!   commits (broadcast) ──► follow()  ► height, block interval, validators and missing
 //!                                       validators by region, evidence, receipts by
 //!                                       outcome, proposals by kind and status
@@ -75,6 +76,7 @@ pub struct Metrics {
     proposals: Family<Labels, Gauge>,
     receipts: Family<Labels, Counter>,
     commit_seconds: Histogram,
+    gossip: Family<Labels, Counter>,
     /// What the gauges of proposals are computed from: each proposal's kind and status.
     known: Mutex<BTreeMap<ProposalId, (ProposalKind, String)>>,
     offenders: Mutex<BTreeSet<PublicKey>>,
@@ -122,6 +124,7 @@ impl Metrics {
             proposals: Family::default(),
             receipts: Family::default(),
             commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            gossip: Family::default(),
             known: Mutex::new(BTreeMap::new()),
             offenders: Mutex::new(BTreeSet::new()),
             sources: Mutex::new(None),
@@ -218,7 +221,21 @@ impl Metrics {
             "Time to write a block's synced RocksDB batch",
             m.commit_seconds.clone(),
         );
+        r.register(
+            "accord_p2p_gossip_messages",
+            "Gossip received, by topic and verdict: accepted (forwarded), ignored (not forwarded), rejected (invalid: not forwarded, the sender penalized)",
+            m.gossip.clone(),
+        );
         Self { registry, ..m }
+    }
+
+    /// A gossip message on `topic` was judged `verdict`.
+    pub fn gossip(&self, topic: &str, verdict: &str) {
+        let labels = vec![
+            ("topic".to_owned(), topic.to_owned()),
+            ("verdict".to_owned(), verdict.to_owned()),
+        ];
+        self.gossip.get_or_create(&labels).inc();
     }
 
     /// Sets what scrapes read.

@@ -193,6 +193,47 @@ pub struct Checking<'a> {
     /// This node's clock, to refuse timestamps too far ahead; `None` for blocks that
     /// come with a commit certificate (already decided: the network accepted them).
     pub now: Option<Timestamp>,
+    /// The chain's block limits.
+    pub limits: BlockLimits,
+}
+
+/// How large a block may be: the chain spec's `max_block_bytes` and `max_block_txs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockLimits {
+    /// Largest encoded block.
+    pub max_bytes: u64,
+    /// Most transactions in a block.
+    pub max_txs: u32,
+}
+
+impl BlockLimits {
+    /// The limits of a chain's consensus parameters.
+    pub fn of(params: &accord_types::params::ConsensusParams) -> Self {
+        Self {
+            max_bytes: params.max_block_bytes,
+            max_txs: params.max_block_txs,
+        }
+    }
+
+    /// Refuses a block over either limit. `encoded_len`, when known, saves encoding
+    /// the block again.
+    pub fn check(&self, block: &Block, encoded_len: Option<usize>) -> Result<(), BlockError> {
+        let txs = block.transactions.len();
+        if u64::try_from(txs).unwrap_or(u64::MAX) > u64::from(self.max_txs) {
+            return Err(BlockError::Invalid(format!(
+                "{txs} transactions; a block holds at most {}",
+                self.max_txs
+            )));
+        }
+        let len = encoded_len.unwrap_or_else(|| accord_types::codec::encode(block).len());
+        if u64::try_from(len).unwrap_or(u64::MAX) > self.max_bytes {
+            return Err(BlockError::Invalid(format!(
+                "{len} bytes; a block holds at most {}",
+                self.max_bytes
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Checks a block and executes it on `store` (the parent's state).
@@ -236,6 +277,7 @@ pub fn check(
 pub fn check_header(checking: &Checking<'_>, block: &Block) -> Result<(), BlockError> {
     let header = &block.header;
     let parent = checking.parent;
+    checking.limits.check(block, None)?;
     if header.chain_id != *checking.chain_id {
         return Err(mismatch("chain id", checking.chain_id, &header.chain_id));
     }

@@ -50,6 +50,52 @@ fn checking<'a>(chain: &'a TestChain, validators: &'a ValidatorSet) -> Checking<
         validators,
         parent_validators: validators,
         now: Some(chain.timestamp),
+        limits: LIMITS,
+    }
+}
+
+/// Roomy limits for the tests that are not about them.
+const LIMITS: BlockLimits = BlockLimits {
+    max_bytes: 1 << 20,
+    max_txs: 100,
+};
+
+#[test]
+fn a_block_over_the_chains_limits_is_invalid() {
+    let mut chain = TestChain::new();
+    let (built, validators) = block_one(&mut chain);
+    let len = accord_types::codec::encode(&built.block).len() as u64;
+    let fits = Checking {
+        limits: BlockLimits {
+            max_bytes: len,
+            max_txs: 1,
+        },
+        ..checking(&chain, &validators)
+    };
+    check(&chain.store, fits, &built.block).unwrap();
+    for (limits, expected) in [
+        (
+            BlockLimits {
+                max_bytes: len - 1,
+                max_txs: 1,
+            },
+            "bytes; a block holds at most",
+        ),
+        (
+            BlockLimits {
+                max_bytes: len,
+                max_txs: 0,
+            },
+            "1 transactions; a block holds at most 0",
+        ),
+    ] {
+        let over = Checking {
+            limits,
+            ..checking(&chain, &validators)
+        };
+        let error = check(&chain.store, over, &built.block).unwrap_err();
+        assert!(error.is_block_fault());
+        assert!(error.to_string().contains(expected), "{expected}: {error}");
     }
 }
 
@@ -184,6 +230,7 @@ fn the_second_block_must_carry_a_quorum_certificate_for_the_first() {
         validators: &validators,
         parent_validators: &validators,
         now: Some(Timestamp(parent.timestamp.0 + 1_000)),
+        limits: LIMITS,
     };
     let good = propose(Some(full));
     check(&store, checking, &good.block).unwrap();

@@ -72,6 +72,13 @@ const MAX_CANDIDATES: usize = 64;
 const MAX_DROPPED: usize = 100_000;
 /// A height that has not decided after this long makes the node ask whether it is behind.
 const STALL: Duration = Duration::from_secs(4);
+/// Most blocks one catch-up round asks for; the next status poll starts another. A
+/// peer's claimed height is a claim: the node never plans further than this at once.
+const SYNC_WINDOW: u64 = SYNC_RANGE * SYNC_PARALLEL as u64 * 4;
+/// How long a sync request may take before the next peer is asked.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a peer that claimed blocks and delivered none is not asked again.
+const SYNC_PENALTY: Duration = Duration::from_secs(60);
 
 pub use accord_rpc::types::NodeStatus;
 
@@ -204,6 +211,8 @@ struct Driver {
     fetched: mpsc::Sender<Block>,
     /// Last stamp put on a gossiped consensus message.
     stamp: u64,
+    /// Peers that claimed blocks they did not deliver, and until when they are passed over.
+    sync_penalties: BTreeMap<PublicKey, Instant>,
 }
 
 fn now() -> Timestamp {
@@ -212,6 +221,14 @@ fn now() -> Timestamp {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0);
     Timestamp(ms)
+}
+
+fn verdict_label(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Accept => "accepted",
+        Verdict::Ignore => "ignored",
+        Verdict::Reject => "rejected",
+    }
 }
 
 fn message_hash(message: &Message) -> Hash {
@@ -298,6 +315,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         timers,
         fetched,
         stamp: 0,
+        sync_penalties: BTreeMap::new(),
     };
     driver.publish_status();
     // The set at the head may differ from the spec's (a validator-set change on chain).
@@ -915,6 +933,7 @@ impl Driver {
                         Verdict::Reject
                     }
                 };
+                self.metrics.gossip("consensus", verdict_label(verdict));
                 self.p2p.report(id, from, verdict);
             }
             NetEvent::Gossip {
@@ -944,6 +963,7 @@ impl Driver {
                     }
                     _ => Verdict::Ignore,
                 };
+                self.metrics.gossip("transactions", verdict_label(verdict));
                 self.p2p.report(id, from, verdict);
             }
             NetEvent::SyncRequest { request, reply, .. } => {
@@ -967,15 +987,28 @@ impl Driver {
         }
     }
 
+    /// Whether `key` may sign consensus messages of `height`: a validator of the set
+    /// deciding the next height. Later heights are judged by the same set (a change
+    /// takes effect two heights after it is decided, so a message from a validator
+    /// that is about to join waits in its sender's retries, never in this node).
+    fn may_sign(&self, key: &PublicKey) -> bool {
+        self.validators.get(key).is_some()
+    }
+
     fn on_consensus(&mut self, message: ConsensusWire) -> Result<Verdict> {
         let next = self.parent.height.saturating_add(1);
         match message {
             ConsensusWire::Proposal { proposal, block } => {
-                if proposal.verify(&self.chain_id).is_err() {
+                if proposal.verify(&self.chain_id).is_err() || !self.may_sign(&proposal.proposer) {
                     return Ok(Verdict::Reject);
                 }
                 if proposal.height < next {
                     return Ok(Verdict::Ignore);
+                }
+                let current = proposal.height == next && self.engine.height() == Some(next);
+                if current && self.engine.proposer(proposal.round) != Some(proposal.proposer) {
+                    debug!(proposer = %proposal.proposer, round = proposal.round.0, "proposal out of turn");
+                    return Ok(Verdict::Reject);
                 }
                 if let Some(block) = block {
                     if block.hash() != proposal.block_hash
@@ -984,7 +1017,17 @@ impl Driver {
                     {
                         return Ok(Verdict::Reject);
                     }
-                    if proposal.height == next
+                    if let Err(error) = chain::BlockLimits::of(&self.params).check(&block, None) {
+                        warn!(proposer = %proposal.proposer, %error, "proposed block over the chain's limits");
+                        return Ok(Verdict::Reject);
+                    }
+                    // Blocks of far rounds are not kept: one is fetched by hash if
+                    // the height gets there, so a proposer cannot fill the log with a
+                    // block for every round ahead.
+                    let round_now = self.engine.state().map_or(Round(0), |s| s.round);
+                    let near = proposal.round.0 <= round_now.0.saturating_add(1);
+                    if current
+                        && near
                         && self.candidates.len() < MAX_CANDIDATES
                         && !self.candidates.contains_key(&proposal.block_hash)
                     {
@@ -1000,7 +1043,7 @@ impl Driver {
                 Ok(Verdict::Accept)
             }
             ConsensusWire::Vote(vote) => {
-                if vote.verify(&self.chain_id).is_err() {
+                if vote.verify(&self.chain_id).is_err() || !self.may_sign(&vote.validator) {
                     return Ok(Verdict::Reject);
                 }
                 if vote.height < next {
@@ -1078,6 +1121,7 @@ impl Driver {
             validators: &self.validators,
             parent_validators: &self.parent_validators,
             now,
+            limits: chain::BlockLimits::of(&self.params),
         };
         chain::check(&self.store(), checking, block)
     }
@@ -1115,12 +1159,15 @@ impl Driver {
     }
 
     /// Catches up when peers are ahead: two or more blocks (one is normal while a commit
-    /// is in flight), or one while this height has stalled.
+    /// is in flight), or one while this height has stalled. Peers serving a penalty for
+    /// an earlier claim they did not back are not believed.
     async fn sync_if_behind(&mut self, heights: Vec<(PublicKey, Height)>) -> Result<()> {
         let stalled = self.height_started.elapsed() > STALL;
+        let now = Instant::now();
+        self.sync_penalties.retain(|_, until| *until > now);
         let ahead: Vec<(PublicKey, Height)> = heights
             .into_iter()
-            .filter(|(_, h)| *h > self.parent.height)
+            .filter(|(peer, h)| *h > self.parent.height && !self.sync_penalties.contains_key(peer))
             .collect();
         let Some(best) = ahead.iter().map(|(_, h)| *h).max() else {
             return Ok(());
@@ -1134,8 +1181,12 @@ impl Driver {
         result
     }
 
+    /// Fetches and applies blocks up to `best` (at most [`SYNC_WINDOW`] of them), each
+    /// range from a different peer first; a peer that claimed a range and delivered
+    /// nothing of it is passed over for [`SYNC_PENALTY`].
     async fn catch_up(&mut self, peers: &[(PublicKey, Height)], best: Height) -> Result<()> {
         let start = self.parent.height;
+        let best = Height(best.0.min(start.0.saturating_add(SYNC_WINDOW)));
         info!(
             from = start.0 + 1,
             to = best.0,
@@ -1149,36 +1200,44 @@ impl Driver {
             from = to.saturating_add(1);
         }
         let p2p = self.p2p.clone();
-        let sources: Vec<PublicKey> = peers.iter().map(|(p, _)| *p).collect();
+        let sources: Vec<(PublicKey, Height)> = peers.to_vec();
         let mut responses =
             futures::stream::iter(ranges.into_iter().enumerate().map(|(i, (from, to))| {
                 let p2p = p2p.clone();
                 let sources = sources.clone();
                 async move {
-                    // Each range from a different peer first, then the others.
+                    let mut failed = Vec::new();
+                    // Each range from a different peer first, then the others that
+                    // claim to hold it.
                     for k in 0..sources.len() {
-                        let Some(peer) = sources.get((i + k) % sources.len()) else {
+                        let Some(&(peer, claimed)) = sources.get((i + k) % sources.len()) else {
                             continue;
                         };
+                        if claimed < from {
+                            continue;
+                        }
                         let request = SyncRequest::Blocks { from, to };
-                        if let Ok(Ok(SyncResponse::Blocks(blocks))) = tokio::time::timeout(
-                            Duration::from_secs(10),
-                            p2p.request(*peer, request),
-                        )
-                        .await
-                        {
+                        let answer =
+                            tokio::time::timeout(SYNC_TIMEOUT, p2p.request(peer, request)).await;
+                        if let Ok(Ok(SyncResponse::Blocks(blocks))) = answer {
                             if !blocks.is_empty() {
-                                return Some(blocks);
+                                return (Some((peer, blocks)), failed);
                             }
                         }
+                        failed.push(peer);
                     }
-                    None
+                    (None, failed)
                 }
             }))
             .buffered(SYNC_PARALLEL);
         let mut applied = 0u64;
-        while let Some(batch) = responses.next().await {
-            let Some(batch) = batch else { break };
+        while let Some((batch, failed)) = responses.next().await {
+            let until = Instant::now() + SYNC_PENALTY;
+            for peer in failed {
+                warn!(%peer, "a peer claimed blocks it did not deliver; not asked again for a while");
+                self.sync_penalties.insert(peer, until);
+            }
+            let Some((source, batch)) = batch else { break };
             for (block, certificate) in batch {
                 if block.header.height != self.parent.height.saturating_add(1) {
                     break;
@@ -1190,13 +1249,15 @@ impl Driver {
                     block.header.height,
                     &hash,
                 ) {
-                    warn!(height = block.header.height.0, %error, "synced block's certificate does not verify");
+                    warn!(height = block.header.height.0, peer = %source, %error, "synced block's certificate does not verify");
+                    self.sync_penalties.insert(source, until);
                     return self.restart_height(applied).await;
                 }
                 let executed = match self.check_block(&block, None) {
                     Ok(executed) => executed,
                     Err(error) if error.is_block_fault() => {
-                        warn!(height = block.header.height.0, %error, "synced block does not check");
+                        warn!(height = block.header.height.0, peer = %source, %error, "synced block does not check");
+                        self.sync_penalties.insert(source, until);
                         return self.restart_height(applied).await;
                     }
                     Err(error) => return Err(error.into()),

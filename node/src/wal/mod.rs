@@ -71,8 +71,9 @@ pub const VERSION: u32 = 1;
 pub const HEADER_LEN: usize = 12;
 /// Length of a record header: payload length and checksum.
 pub const RECORD_HEADER_LEN: usize = 8;
-/// Largest payload of one record.
-pub const MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
+/// Largest payload of one record: the largest block any chain may allow, with room
+/// for the record's framing.
+pub const MAX_RECORD_BYTES: usize = accord_types::codec::MAX_BLOCK_BYTES + 64 * 1024;
 /// Permission bits of log files: the node's user only.
 pub const WAL_FILE_MODE: u32 = 0o600;
 

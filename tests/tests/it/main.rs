@@ -3,6 +3,7 @@
 
 mod agent;
 mod api;
+mod byzantine;
 mod doors;
 mod faults;
 mod loadgen;

@@ -1,0 +1,192 @@
+//! One Byzantine validator among four: the honest three keep finalizing whatever it
+//! sends, keep running, and relay none of what they refuse.
+
+/// Multi-process (nextest group `multi-process`).
+mod slow {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use accord_runtime::test_utils::{documentation, draft};
+    use accord_tests::byzantine::{Byzantine, SyncLie};
+    use accord_tests::net::{tail, Net};
+    use accord_types::block::Header;
+    use accord_types::governance::ProposalDraft;
+    use accord_types::{
+        Block, Hash, Height, Keypair, Nonce, Payload, Round, Timestamp, Transaction,
+    };
+
+    const LIMIT: Duration = Duration::from_secs(120);
+    /// The Byzantine validator's index.
+    const BYZANTINE: usize = 3;
+    /// The series counting consensus gossip a node refused (and did not relay).
+    const REJECTED: &str =
+        "accord_p2p_gossip_messages_total{topic=\"consensus\",verdict=\"rejected\"}";
+
+    /// Four validators in two regions; all but the Byzantine one started and past
+    /// their first blocks.
+    async fn honest_three() -> Net {
+        let mut net = Net::new(4, 2);
+        for i in 0..BYZANTINE {
+            net.start(i);
+        }
+        for i in 0..BYZANTINE {
+            net.wait_height(i, 2, LIMIT).await;
+        }
+        net
+    }
+
+    /// Waits until every honest node has finalized `more` blocks past where node 0 is
+    /// now, and checks each still runs.
+    async fn advances(net: &mut Net, more: u64) {
+        let from = net.height(0).await.unwrap_or(0);
+        for i in 0..BYZANTINE {
+            net.wait_height(i, from + more, LIMIT).await;
+        }
+        for i in 0..BYZANTINE {
+            assert!(
+                net.running(i),
+                "node {i} exited:\n{}",
+                tail(&net.log(i), 40)
+            );
+        }
+    }
+
+    fn now() -> Timestamp {
+        Timestamp(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64,
+        )
+    }
+
+    /// A block for `height` on `parent` by `proposer`, holding `txs`; its roots are
+    /// whatever: honest nodes must refuse it before they execute it, or after.
+    fn block(byz: &Byzantine, height: u64, parent: Hash, txs: Vec<Transaction>) -> Block {
+        Block {
+            header: Header {
+                chain_id: byz.chain_id.clone(),
+                height: Height(height),
+                parent_hash: parent,
+                timestamp: now(),
+                proposer: byz.key.public(),
+                transactions_root: accord_types::block::transactions_root(&txs),
+                evidence_root: Hash::ZERO,
+                state_root: Hash::ZERO,
+                receipts_root: Hash::ZERO,
+                validator_set_hash: Hash::ZERO,
+                last_commit_hash: Hash::ZERO,
+            },
+            transactions: txs,
+            evidence: Vec::new(),
+            last_commit: None,
+        }
+    }
+
+    /// Signed transactions of about 2 KiB each, at least `bytes` of them in all.
+    fn filler(byz: &Byzantine, bytes: u64) -> Vec<Transaction> {
+        let signer = Keypair::from_seed(&[7; 32]);
+        let mut txs = Vec::new();
+        let mut total = 0u64;
+        while total < bytes {
+            let mut proposal: ProposalDraft = draft(&["eu"], documentation("ops/filler.md"));
+            proposal.description = "x".repeat(2000);
+            let tx = Transaction::sign(
+                &signer,
+                byz.chain_id.clone(),
+                Nonce(txs.len() as u64),
+                Payload::SubmitProposal {
+                    draft: Box::new(proposal),
+                },
+            );
+            total += accord_types::codec::encode(&tx).len() as u64;
+            txs.push(tx);
+        }
+        txs
+    }
+
+    /// The sum of a series over the honest nodes.
+    fn honest_sum(net: &Net, series: &str) -> f64 {
+        (0..BYZANTINE).map(|i| net.metric(i, series)).sum()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn proposals_over_the_limits_or_out_of_turn_are_refused_and_the_others_keep_finalizing() {
+        let mut net = honest_three().await;
+        let (spec, _) = accord_node::init::read_spec(&net.home.join("spec.json")).unwrap();
+        let max_block = spec.consensus().max_block_bytes;
+        let validators = spec.validator_set().unwrap();
+        let mut byz = Byzantine::join(&net, BYZANTINE, 32 << 20);
+        byz.wait_for_mesh(BYZANTINE).await;
+        let rejected_before = honest_sum(&net, REJECTED);
+
+        // A block just over the chain's limit (it fits the gossip cap, which leaves room
+        // for a proposal around the largest block), proposed for the height being
+        // decided, in each of the next heights.
+        let big = filler(&byz, max_block + 16 * 1024);
+        // Small blocks for every round of the current height: most are out of turn.
+        let started = Instant::now();
+        let mut sent = 0;
+        while started.elapsed() < Duration::from_secs(5) {
+            let status = net.client(0).status().await.unwrap();
+            let next = status.height.0 + 1;
+            // Its own turn: the round whose proposer it is (round 0 passes over it, absent).
+            let turn = (1..=200u32)
+                .find(|r| {
+                    accord_consensus::proposer::scheduled(&validators, next + u64::from(*r))
+                        == Some(&byz.key.public())
+                })
+                .unwrap();
+            let oversized = block(&byz, next, status.hash, big.clone());
+            assert!(accord_types::codec::encode(&oversized).len() as u64 > max_block);
+            byz.send(&byz.proposal(Round(turn), oversized))
+                .await
+                .unwrap();
+            for round in 0..8 {
+                let small = block(&byz, next, status.hash, filler(&byz, 64 * 1024));
+                byz.send(&byz.proposal(Round(round), small)).await.unwrap();
+            }
+            sent += 9;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+
+        advances(&mut net, 5).await;
+        let rejected = honest_sum(&net, REJECTED) - rejected_before;
+        assert!(
+            rejected >= 3.0,
+            "the honest nodes refused {rejected} of {sent} proposals (each node gets the oversized ones directly)"
+        );
+        for i in 0..BYZANTINE {
+            let log = net.log(i);
+            assert!(
+                log.contains("proposed block over the chain's limits"),
+                "node {i} did not refuse the oversized block:\n{}",
+                tail(&log, 40)
+            );
+            assert!(!log.contains("panicked"), "{}", tail(&log, 40));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn heights_claimed_and_never_delivered_neither_exhaust_nor_stall_the_others() {
+        let mut net = honest_three().await;
+        let byz = Byzantine::join(&net, BYZANTINE, 8 << 20);
+        byz.wait_for_mesh(BYZANTINE).await;
+
+        // A height of u64::MAX: planning a catch-up to it must not take the node's memory.
+        byz.lie_in_sync(SyncLie::HugeHeight);
+        advances(&mut net, 10).await;
+
+        // Two blocks ahead, again and again, and never an answer: the node asks once,
+        // gives up after its timeout, and stops believing the peer.
+        byz.lie_in_sync(SyncLie::Silent { ahead: 2 });
+        advances(&mut net, 30).await;
+        for i in 0..BYZANTINE {
+            let log = net.log(i);
+            assert!(
+                log.contains("claimed blocks it did not deliver"),
+                "node {i} never caught the lie:\n{}",
+                tail(&log, 40)
+            );
+        }
+    }
+}
