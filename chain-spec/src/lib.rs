@@ -48,8 +48,8 @@ mod validate;
 
 pub use error::{Error, Problem, Result};
 pub use preset::{
-    default_consensus, default_governance, localnet, preset, preset_key, KeyPurpose, NamedKey,
-    Preset, LOCALNET_REGIONS, MAX_LOCALNET_VALIDATORS, PRESET_GENESIS_TIME, PRESET_NAMES,
+    default_consensus, default_governance, localnet, preset, preset_key, public_preset, KeyPurpose,
+    NamedKey, Preset, LOCALNET_REGIONS, MAX_LOCALNET_VALIDATORS, PRESET_GENESIS_TIME, PRESET_NAMES,
 };
 pub use spec::{Account, ChainSpec, GenesisValidator, Observer};
 pub use validate::{MAX_NAME_LEN, MIN_BLOCK_BYTES};

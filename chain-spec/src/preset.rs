@@ -8,7 +8,7 @@ use accord_types::params::{
     ConsensusParams, ExecutionParams, Fraction, GovernanceParams, KindFloors, RiskRules,
     TierParams, TierTable, TierThresholds, TimeoutParams,
 };
-use accord_types::{ChainId, Keypair, RegionId, Timestamp};
+use accord_types::{ChainId, Keypair, PublicKey, RegionId, Timestamp};
 
 use crate::spec::{Account, GenesisValidator};
 use crate::{ChainSpec, Error, Result};
@@ -72,6 +72,19 @@ impl fmt::Display for KeyPurpose {
 /// `accord-preset/{preset}/{purpose}/{name}`, so anyone can recompute it.
 pub fn preset_key(preset: &str, purpose: KeyPurpose, name: &str) -> Keypair {
     Keypair::derive_insecure(&format!("accord-preset/{preset}/{purpose}/{name}"))
+}
+
+/// Every preset whose keys are derived from public labels: the named presets and
+/// [`localnet`].
+pub const PUBLIC_KEY_PRESETS: &[&str] = &["dev", "local", "localnet"];
+
+/// The preset whose public label derives `key` as the `purpose` key of `name`, if
+/// any: anyone can recompute such a key and sign with it.
+pub fn public_preset(purpose: KeyPurpose, name: &str, key: &PublicKey) -> Option<&'static str> {
+    PUBLIC_KEY_PRESETS
+        .iter()
+        .copied()
+        .find(|preset| preset_key(preset, purpose, name).public() == *key)
 }
 
 /// The preset called `name` (one of [`PRESET_NAMES`]).
@@ -321,5 +334,26 @@ pub fn default_consensus(regional_quorum: bool) -> ConsensusParams {
         max_block_bytes: 4 * 1024 * 1024,
         max_block_txs: 2000,
         regional_quorum,
+    }
+}
+
+#[cfg(test)]
+mod public_key_tests {
+    use super::*;
+
+    #[test]
+    fn a_preset_key_is_recognised_as_public_and_a_generated_one_is_not() {
+        let derived = preset_key("localnet", KeyPurpose::Consensus, "eu-1").public();
+        assert_eq!(
+            public_preset(KeyPurpose::Consensus, "eu-1", &derived),
+            Some("localnet")
+        );
+        assert_eq!(public_preset(KeyPurpose::P2p, "eu-1", &derived), None);
+        assert_eq!(public_preset(KeyPurpose::Consensus, "eu-2", &derived), None);
+        let generated = Keypair::from_seed(&[42; 32]).public();
+        assert_eq!(
+            public_preset(KeyPurpose::Consensus, "eu-1", &generated),
+            None
+        );
     }
 }

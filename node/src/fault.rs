@@ -6,6 +6,9 @@
 //! windows of a block commit where a crash is hardest to recover from; the
 //! multi-process tests restart the node after each and check that it comes back
 //! consistent. Unset (the normal case), a crash point is one comparison.
+//!
+//! Release builds have no crash points: there the variable is refused at start, so a
+//! production node can never be made to abort by its environment.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -42,6 +45,12 @@ fn armed() -> Option<&'static (String, Option<u64>)> {
 /// Refuses an `ACCORD_FAULT_CRASH_AT` that names no crash point or a bad count, so a
 /// typo does not silently disarm a test.
 pub fn check() -> Result<()> {
+    if !cfg!(debug_assertions) {
+        if std::env::var_os(ENV).is_some() {
+            bail!("{ENV} is set, but this is a release build, which has no crash points; unset it");
+        }
+        return Ok(());
+    }
     match armed() {
         Some((point, _)) if !POINTS.contains(&point.as_str()) => bail!(
             "{ENV}: {point:?} names no crash point; the points are {}",
@@ -61,6 +70,9 @@ pub fn check() -> Result<()> {
 /// Aborts the process if `point` is the armed crash point and this is the pass to
 /// crash on.
 pub fn crash_point(point: &'static str) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
     static PASSES: AtomicU64 = AtomicU64::new(0);
     let Some((armed, Some(n))) = armed() else {
         return;

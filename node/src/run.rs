@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use accord_chain_spec::ChainSpec;
+use accord_chain_spec::KeyPurpose;
 use accord_runtime::Genesis;
 use anyhow::{bail, Context, Result};
 use parking_lot::{Mutex, RwLock};
@@ -109,6 +110,18 @@ async fn run_async(config: Config) -> Result<()> {
             let (consensus_file, p2p_file) = (&config.keys.consensus, &config.keys.p2p);
             expect_key(&consensus_key, &me.consensus_key, consensus_file, "consensus", &me.name)?;
             expect_key(&p2p_key, &me.p2p_key, p2p_file, "p2p", &me.name)?;
+            for (purpose, key) in [
+                (KeyPurpose::Consensus, &me.consensus_key),
+                (KeyPurpose::P2p, &me.p2p_key),
+            ] {
+                if let Some(preset) = accord_chain_spec::public_preset(purpose, &me.name, key) {
+                    warn!(
+                        validator = %me.name,
+                        preset,
+                        "the {purpose} key is the {preset} preset's, derived from a public label: anyone can sign with it. Use it on a local network only; a real network's validators generate their keys (`accord key generate`)"
+                    );
+                }
+            }
             Some(me.region.as_str().to_owned())
         }
         (Some(_), true) => bail!(
@@ -157,6 +170,7 @@ async fn run_async(config: Config) -> Result<()> {
     p2p_config.max_response_bytes = p2p_config
         .max_response_bytes
         .max(block_cap.saturating_mul(2));
+    let sync_response_bytes = p2p_config.max_response_bytes;
     let (p2p, net_events) = p2p::spawn(p2p_config)?;
 
     let mempool = Arc::new(Mutex::new(
@@ -255,6 +269,7 @@ async fn run_async(config: Config) -> Result<()> {
         commits,
         metrics,
         shutdown,
+        sync_response_bytes,
     })
     .await;
     let _ = rpc_handle.stop();

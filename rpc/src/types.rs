@@ -145,7 +145,8 @@ pub struct NodeStatus {
     pub round: Round,
     /// This validator's consensus key.
     pub validator: PublicKey,
-    /// Whether the node has stopped deciding (a fatal error); it then answers reads only.
+    /// Whether the node has stopped deciding (a fatal error; it then answers reads only)
+    /// or cannot vote (its signer guard cannot record what it signs).
     #[serde(default)]
     pub halted: bool,
 }

@@ -79,6 +79,14 @@ const SYNC_WINDOW: u64 = SYNC_RANGE * SYNC_PARALLEL as u64 * 4;
 const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a peer that claimed blocks and delivered none is not asked again.
 const SYNC_PENALTY: Duration = Duration::from_secs(60);
+/// How often the same consensus message is forwarded again.
+const REFORWARD: Duration = Duration::from_secs(2);
+/// Consensus messages remembered per height (to drop repeats).
+const MAX_SEEN: usize = 65_536;
+/// Heights past the next whose consensus messages are taken (the engine holds the
+/// next height's; anything further is of no use yet and is neither logged nor
+/// forwarded).
+const HEIGHTS_AHEAD: u64 = 1;
 
 pub use accord_rpc::types::NodeStatus;
 
@@ -160,6 +168,8 @@ pub struct DriverParts {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Becomes `true` when the node shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// The p2p layer's cap on one sync response, in bytes.
+    pub sync_response_bytes: usize,
 }
 
 enum Timer {
@@ -213,6 +223,14 @@ struct Driver {
     stamp: u64,
     /// Peers that claimed blocks they did not deliver, and until when they are passed over.
     sync_penalties: BTreeMap<PublicKey, Instant>,
+    /// Bytes of blocks and certificates one sync answer may hold.
+    sync_budget: usize,
+    /// Consensus messages seen at this height, by the hash of their bytes, with when
+    /// they were last forwarded.
+    seen: BTreeMap<Hash, Instant>,
+    /// Whether the signer guard failed to record the last message (the node then
+    /// reports itself halted: it does not vote).
+    cannot_sign: bool,
 }
 
 fn now() -> Timestamp {
@@ -254,6 +272,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         commits,
         metrics,
         mut shutdown,
+        sync_response_bytes,
     } = parts;
     let head = storage.head()?.context("the database has no genesis")?;
     let (timers, mut timer_rx) = mpsc::unbounded_channel();
@@ -316,6 +335,10 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         fetched,
         stamp: 0,
         sync_penalties: BTreeMap::new(),
+        cannot_sign: false,
+        // Room for the response's own framing.
+        sync_budget: sync_response_bytes.saturating_sub(64 * 1024),
+        seen: BTreeMap::new(),
     };
     driver.publish_status();
     // The set at the head may differ from the spec's (a validator-set change on chain).
@@ -465,6 +488,7 @@ impl Driver {
         self.wal.reset(&WalEntry::Input(input.clone()).encode())?;
         fault::crash_point("after-log-reset");
         self.height_started = Instant::now();
+        self.seen.clear();
         self.process(input).await
     }
 
@@ -593,9 +617,25 @@ impl Driver {
             .signer
             .approve(height, round, step, message_hash(&message))
         {
-            Ok(Approval::Signed | Approval::Repeat) => {}
-            Err(error) => {
+            Ok(Approval::Signed | Approval::Repeat) => {
+                if self.cannot_sign {
+                    self.cannot_sign = false;
+                    self.status.write().halted = false;
+                    info!("the signer guard records signatures again; voting resumes");
+                }
+            }
+            Err(error) if error.is_double_sign() => {
                 warn!(%error, "signed message withheld");
+                return Ok(());
+            }
+            Err(error) => {
+                // The validator cannot vote until the guard can record what it signs:
+                // say so in health and metrics, and try again with the next message.
+                if !self.cannot_sign {
+                    self.cannot_sign = true;
+                    self.status.write().halted = true;
+                }
+                tracing::error!(%error, "signed message withheld: the signer guard cannot record it");
                 return Ok(());
             }
         }
@@ -927,7 +967,13 @@ impl Driver {
                 ..
             } => {
                 let verdict = match ConsensusWire::decode_stamped(&data) {
-                    Ok(message) => self.on_consensus(message)?,
+                    // The same message again behind another stamp (a rebroadcast, or a
+                    // replay by anyone who saw it): the engine has it; forwarded at
+                    // most once per REFORWARD so rebroadcasts still travel.
+                    Ok(message) => match self.recently_seen(&data) {
+                        Some(verdict) => verdict,
+                        None => self.on_consensus(message)?,
+                    },
                     Err(error) => {
                         debug!(%from, %error, "undecodable consensus message");
                         Verdict::Reject
@@ -987,6 +1033,29 @@ impl Driver {
         }
     }
 
+    /// `Some(verdict)` for a consensus message seen at this height already (its bytes
+    /// after the sender's stamp): ignored, or accepted for forwarding once every
+    /// [`REFORWARD`] so that rebroadcasts reach peers that missed the first copy.
+    fn recently_seen(&mut self, data: &[u8]) -> Option<Verdict> {
+        let body = data.get(8..)?;
+        let key = Hash::from_bytes(*blake3::hash(body).as_bytes());
+        let now = Instant::now();
+        match self.seen.get_mut(&key) {
+            Some(at) if now.duration_since(*at) < REFORWARD => Some(Verdict::Ignore),
+            Some(at) => {
+                *at = now;
+                Some(Verdict::Accept)
+            }
+            None => {
+                if self.seen.len() >= MAX_SEEN {
+                    self.seen.clear();
+                }
+                self.seen.insert(key, now);
+                None
+            }
+        }
+    }
+
     /// Whether `key` may sign consensus messages of `height`: a validator of the set
     /// deciding the next height. Later heights are judged by the same set (a change
     /// takes effect two heights after it is decided, so a message from a validator
@@ -1002,7 +1071,7 @@ impl Driver {
                 if proposal.verify(&self.chain_id).is_err() || !self.may_sign(&proposal.proposer) {
                     return Ok(Verdict::Reject);
                 }
-                if proposal.height < next {
+                if proposal.height < next || proposal.height > next.saturating_add(HEIGHTS_AHEAD) {
                     return Ok(Verdict::Ignore);
                 }
                 let current = proposal.height == next && self.engine.height() == Some(next);
@@ -1046,7 +1115,7 @@ impl Driver {
                 if vote.verify(&self.chain_id).is_err() || !self.may_sign(&vote.validator) {
                     return Ok(Verdict::Reject);
                 }
-                if vote.height < next {
+                if vote.height < next || vote.height > next.saturating_add(HEIGHTS_AHEAD) {
                     return Ok(Verdict::Ignore);
                 }
                 self.queue.push_back(Input::Vote {
@@ -1136,7 +1205,10 @@ impl Driver {
                 let last =
                     to.0.min(from.0.saturating_add(SYNC_RANGE - 1))
                         .min(self.parent.height.0);
+                // A prefix of the range that fits the response cap (the first block
+                // always does: the cap holds two of the largest blocks).
                 let mut out = Vec::new();
+                let mut bytes = 0usize;
                 for h in from.0.max(1)..=last {
                     let (Some(block), Some(certificate)) = (
                         self.storage.block(Height(h))?,
@@ -1144,6 +1216,13 @@ impl Driver {
                     ) else {
                         break;
                     };
+                    let size = borsh::object_length(&block)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(borsh::object_length(&certificate).unwrap_or(usize::MAX));
+                    bytes = bytes.saturating_add(size);
+                    if !out.is_empty() && bytes > self.sync_budget {
+                        break;
+                    }
                     out.push((block, certificate));
                 }
                 Ok(SyncResponse::Blocks(out))

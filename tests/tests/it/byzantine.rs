@@ -9,6 +9,7 @@ mod slow {
     use accord_tests::byzantine::{Byzantine, SyncLie};
     use accord_tests::net::{tail, Net};
     use accord_types::block::Header;
+    use accord_types::consensus::VoteType;
     use accord_types::governance::ProposalDraft;
     use accord_types::{
         Block, Hash, Height, Keypair, Nonce, Payload, Round, Timestamp, Transaction,
@@ -187,6 +188,51 @@ mod slow {
                 "node {i} never caught the lie:\n{}",
                 tail(&log, 40)
             );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn repeated_and_far_ahead_votes_are_neither_forwarded_nor_logged() {
+        // Two honest validators and the Byzantine one: no quorum, so height 1 stays the
+        // one being decided and every message below stays current.
+        let mut net = Net::new(4, 2);
+        net.start(0);
+        net.start(1);
+        let mut byz = Byzantine::join(&net, BYZANTINE, 8 << 20);
+        byz.wait_for_mesh(2).await;
+        let accepted = "accord_p2p_gossip_messages_total{topic=\"consensus\",verdict=\"accepted\"}";
+        let ignored = "accord_p2p_gossip_messages_total{topic=\"consensus\",verdict=\"ignored\"}";
+        let honest = |net: &Net, series: &str| net.metric(0, series) + net.metric(1, series);
+        let (accepted_before, ignored_before) = (honest(&net, accepted), honest(&net, ignored));
+
+        // One real vote, replayed behind 200 fresh stamps; 100 votes for heights far
+        // ahead.
+        let vote = byz.vote(Height(1), Round(0), VoteType::Prevote, None);
+        for _ in 0..200 {
+            byz.send(&vote).await.unwrap();
+        }
+        for round in 0..100 {
+            let far = byz.vote(Height(1_000), Round(round), VoteType::Prevote, None);
+            byz.send(&far).await.unwrap();
+        }
+        // Both nodes judged all 300 (their counters reach it), each message once.
+        let deadline = Instant::now() + LIMIT;
+        while honest(&net, ignored) - ignored_before < 2.0 * 290.0 {
+            assert!(
+                Instant::now() < deadline,
+                "ignored {} and accepted {} of 2 x 300",
+                honest(&net, ignored) - ignored_before,
+                honest(&net, accepted) - accepted_before
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let forwarded = honest(&net, accepted) - accepted_before;
+        assert!(
+            forwarded < 60.0,
+            "{forwarded} consensus messages accepted for forwarding (the replays and far heights must not be)"
+        );
+        for i in 0..2 {
+            assert!(net.running(i), "{}", tail(&net.log(i), 30));
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod slow {
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
     use accord_node::fault;
+    use accord_rpc::SystemApiClient;
     use serde_json::Value;
 
     use accord_tests::net::{tail, Net};
@@ -294,5 +295,61 @@ pub mod slow {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Node `i`'s `system_health`: (healthy, accord_node_halted).
+    async fn health(net: &Net, i: usize) -> (bool, f64) {
+        let health = net.client(i).api().health().await.unwrap();
+        (health.healthy, net.metric(i, "accord_node_halted"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_validator_whose_signer_guard_cannot_record_says_so_and_votes_again_once_it_can() {
+        let mut net = Net::new(4, 2);
+        net.start_all();
+        for i in 0..4 {
+            net.wait_height(i, 2, LIMIT).await;
+        }
+        assert_eq!(health(&net, 1).await, (true, 0.0));
+
+        // The guard's state file replaced by a directory: its next write (a rename
+        // over it) fails, and so does every one after.
+        let state = net.nodes[1]
+            .node
+            .home
+            .join("data")
+            .join("signer-state.json");
+        let saved = std::fs::read(&state).unwrap();
+        std::fs::remove_file(&state).unwrap();
+        std::fs::create_dir(&state).unwrap();
+        std::fs::write(state.join("in-the-way"), b"").unwrap();
+        let deadline = Instant::now() + LIMIT;
+        while health(&net, 1).await != (false, 1.0) {
+            assert!(
+                Instant::now() < deadline,
+                "node 1 still reports itself healthy:\n{}",
+                tail(&net.log(1), 30)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(net.log(1).contains("the signer guard cannot record it"));
+        // The others decide without it.
+        let now = net.height(0).await.unwrap();
+        net.wait_height(0, now + 5, LIMIT).await;
+
+        // Once the file can be written again, it votes and reports healthy again.
+        std::fs::remove_dir_all(&state).unwrap();
+        std::fs::write(&state, saved).unwrap();
+        let deadline = Instant::now() + LIMIT;
+        while health(&net, 1).await != (true, 0.0) {
+            assert!(
+                Instant::now() < deadline,
+                "node 1 did not recover:\n{}",
+                tail(&net.log(1), 30)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(net.log(1).contains("voting resumes"));
+        assert!(net.running(1));
     }
 }

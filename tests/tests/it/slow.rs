@@ -24,6 +24,18 @@ async fn four_validators_in_two_regions_finalize_the_same_chain() {
             );
         }
     }
+    // Each says that its keys are the local network's public ones.
+    for i in 0..4 {
+        let log = net.log(i);
+        for purpose in ["consensus", "p2p"] {
+            assert!(
+                log.contains(&format!(
+                    "the {purpose} key is the localnet preset's, derived from a public label"
+                )),
+                "node {i} did not warn about its public {purpose} key"
+            );
+        }
+    }
     // A graceful stop exits cleanly.
     for i in 0..4 {
         assert!(
