@@ -101,7 +101,30 @@ pub fn run(home: &Path, overrides: &Overrides) -> Result<()> {
     runtime.block_on(run_async(config))
 }
 
+/// Raises the soft limit on open descriptors to the hard one: sockets (peers, RPC
+/// clients), RocksDB's files and the logs all draw on it, and running out of them
+/// must not be what stops a validator.
+fn raise_descriptor_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => info!(from = soft, to = hard, "raised the open-descriptor limit"),
+            Err(error) => warn!(limit = soft, %error, "could not raise the open-descriptor limit"),
+        },
+        Ok((soft, _)) if soft < MIN_DESCRIPTORS => warn!(
+            limit = soft,
+            "the open-descriptor limit is low for a validator; raise it (`ulimit -n`, or LimitNOFILE= in its service) to at least {MIN_DESCRIPTORS}"
+        ),
+        Ok(_) => {}
+        Err(error) => warn!(%error, "could not read the open-descriptor limit"),
+    }
+}
+
+/// Descriptors below which a validator is warned about its limit.
+const MIN_DESCRIPTORS: u64 = 4096;
+
 async fn run_async(config: Config) -> Result<()> {
+    raise_descriptor_limit();
     let (spec, _) = read_spec(&config.chain_spec)?;
     let consensus_key = keyfile::read(&config.keys.consensus)?;
     let p2p_key = keyfile::read(&config.keys.p2p)?;

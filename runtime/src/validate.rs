@@ -319,6 +319,14 @@ pub(crate) fn apply_validator_changes(
                         validator.name
                     )));
                 }
+                // A p2p key names one node on the network: a second validator with it
+                // would take over the first one's connections.
+                if let Some(holder) = validators.iter().find(|v| v.p2p_key == validator.p2p_key) {
+                    return Err(invalid(format!(
+                        "validator {}'s p2p key is validator {}'s already",
+                        validator.name, holder.name
+                    )));
+                }
                 validators.push(validator.clone());
             }
             ValidatorChange::Remove { consensus_key } => {

@@ -72,6 +72,8 @@ pub(crate) fn build_swarm(
     let limits = connection_limits::Behaviour::new(
         connection_limits::ConnectionLimits::default()
             .with_max_established(Some(config.max_connections))
+            .with_max_pending_incoming(Some(config.max_pending_connections))
+            .with_max_pending_outgoing(Some(config.max_pending_connections))
             .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER)),
     );
     let mut gossipsub = gossipsub::Behaviour::new(

@@ -34,6 +34,9 @@ pub struct P2pConfig {
     pub chain_id: ChainId,
     /// Most established connections in total.
     pub max_connections: u32,
+    /// Most connections still in their handshake (each way): a connection over it is
+    /// closed at once, so half-open connections cannot take the node's descriptors.
+    pub max_pending_connections: u32,
     /// Largest gossip message, in bytes (published and received).
     pub max_message_bytes: usize,
     /// Largest sync response, in bytes (sent and received).
@@ -65,6 +68,7 @@ impl P2pConfig {
             allowed: BTreeSet::new(),
             chain_id,
             max_connections: 128,
+            max_pending_connections: 32,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             request_timeout: Duration::from_secs(10),
@@ -126,6 +130,12 @@ impl P2pConfig {
         if self.max_connections == 0 {
             return Err(P2pError::Config {
                 field: "max_connections",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.max_pending_connections == 0 {
+            return Err(P2pError::Config {
+                field: "max_pending_connections",
                 reason: "must be at least 1".into(),
             });
         }

@@ -23,7 +23,8 @@
 //! - **Who may connect.** An allow list holds the PeerIds of the chain spec's
 //!   validators and observers; a connection from or to anyone else is refused as soon
 //!   as the Noise handshake has named the peer, before gossip or sync see it.
-//!   Connections are capped in total and at two per peer (one each way).
+//!   Connections are capped in total, at two per peer (one each way), and while in
+//!   their handshake (`max_pending_connections` each way: more are closed at once).
 //! - **Gossip.** Two gossipsub topics per chain, `accord/<chain-id>/tx/1` and
 //!   `accord/<chain-id>/consensus/1`. Messages are signed by their author and checked
 //!   strictly; message ids are the blake3 of the data, so the same bytes are one

@@ -8,6 +8,7 @@ use accord_runtime::{BlockOutcome, VALIDATOR_CHANGE_DELAY};
 use accord_types::governance::{
     ExecutionMode, ExecutionOutcome, GovernanceChange, InfrastructureChange,
     InfrastructureChangeKind, ProposalBody, ProposalStatus, Role, Urgency, ValidatorChange,
+    ValidatorSpec,
     VoteChoice::{Abstain, No, Veto, Yes},
 };
 use accord_types::params::FreezeWindow;
@@ -837,6 +838,13 @@ fn validator_updates_that_break_the_set_are_refused() {
         }],
         vec![ValidatorChange::Add {
             validator: validator_spec("eu-1", "eu", 10),
+        }],
+        // A new validator with a member's p2p key.
+        vec![ValidatorChange::Add {
+            validator: ValidatorSpec {
+                p2p_key: validator_spec("eu-1", "eu", 10).p2p_key,
+                ..validator_spec("eu-9", "eu", 10)
+            },
         }],
     ] {
         let body = ProposalBody::InfrastructureChange(InfrastructureChange {

@@ -235,4 +235,54 @@ mod slow {
             assert!(net.running(i), "{}", tail(&net.log(i), 30));
         }
     }
+
+    /// The p2p port of node `i`, from its configuration.
+    fn p2p_port(net: &Net, i: usize) -> u16 {
+        let path = net.nodes[i].node.home.join("config.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = accord_node::config::Config::parse(&text, &path).unwrap();
+        config
+            .p2p
+            .listen
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_that_never_finish_their_handshake_are_capped() {
+        let mut net = honest_three().await;
+        let port = p2p_port(&net, 0);
+        // 100 connections that never say a word: the node keeps at most its pending
+        // cap of them (32) and closes the others at once; it keeps finalizing.
+        let mut silent = Vec::new();
+        for _ in 0..100 {
+            silent.push(
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let closed = futures::future::join_all(silent.iter_mut().map(|stream| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 64];
+            // Closed by the node within 2 s (the handshake timeout is 10 s).
+            matches!(
+                tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await,
+                Ok(Ok(0) | Err(_))
+            )
+        }))
+        .await
+        .into_iter()
+        .filter(|closed| *closed)
+        .count();
+        assert!(
+            closed >= 100 - 32,
+            "the node closed {closed} of 100 silent connections at once"
+        );
+        advances(&mut net, 3).await;
+        drop(silent);
+    }
 }
