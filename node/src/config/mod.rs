@@ -35,6 +35,8 @@
 //! max_bytes = 33554432
 //! max_tx_bytes = 65536
 //! max_per_account = 64
+//! max_pending_blocks = 1000   # then dropped with its reason (a nonce gap, or never included)
+//! regossip_blocks = 10        # a pooled transaction is gossiped again after this many blocks
 //!
 //! [log]
 //! format = "text"   # or "json"

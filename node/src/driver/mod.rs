@@ -79,6 +79,8 @@ const SYNC_WINDOW: u64 = SYNC_RANGE * SYNC_PARALLEL as u64 * 4;
 const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a peer that claimed blocks and delivered none is not asked again.
 const SYNC_PENALTY: Duration = Duration::from_secs(60);
+/// Pooled transactions gossiped again after one block, at most.
+const MAX_REGOSSIP: usize = 256;
 /// How often the same consensus message is forwarded again.
 const REFORWARD: Duration = Duration::from_secs(2);
 /// Consensus messages remembered per height (to drop repeats).
@@ -897,7 +899,23 @@ impl Driver {
             height: height.saturating_add(1),
             timestamp: block.header.timestamp,
         };
-        let dropped = self.mempool.lock().update(&store, &ctx, &committed);
+        let (dropped, again) = {
+            let mut pool = self.mempool.lock();
+            let dropped = pool.update(&store, &ctx, &committed);
+            (dropped, pool.regossip(ctx.height.get(), MAX_REGOSSIP))
+        };
+        if !again.is_empty() {
+            // Transactions accepted while the node had no peers, or whose copies were
+            // lost, go out again until they are finalized or dropped.
+            let p2p = self.p2p.clone();
+            tokio::spawn(async move {
+                for tx in again {
+                    if let Err(error) = p2p.publish(Topic::Transactions, tx).await {
+                        debug!(%error, "pooled transaction not gossiped again");
+                    }
+                }
+            });
+        }
         if !dropped.is_empty() {
             let mut log = self.dropped.write();
             for d in dropped {

@@ -23,6 +23,13 @@ pub struct MempoolConfig {
     /// transaction's nonce may be at most `max_per_account - 1` ahead of the account's
     /// next nonce in state.
     pub max_per_account: usize,
+    /// Blocks a transaction may wait in the pool; then it is dropped with a reason (a
+    /// nonce gap: `bad_nonce`; otherwise `limit_exceeded`), so every accepted
+    /// transaction gets an answer.
+    pub max_pending_blocks: u64,
+    /// Blocks after which a pooled transaction is gossiped again (it may have been
+    /// accepted while the node had no peers, or its first copies lost).
+    pub regossip_blocks: u64,
 }
 
 impl MempoolConfig {
@@ -32,6 +39,10 @@ impl MempoolConfig {
     pub const DEFAULT_MAX_BYTES: usize = 32 * 1024 * 1024;
     /// Default for [`MempoolConfig::max_per_account`].
     pub const DEFAULT_MAX_PER_ACCOUNT: usize = 64;
+    /// Default for [`MempoolConfig::max_pending_blocks`].
+    pub const DEFAULT_MAX_PENDING_BLOCKS: u64 = 1_000;
+    /// Default for [`MempoolConfig::regossip_blocks`].
+    pub const DEFAULT_REGOSSIP_BLOCKS: u64 = 10;
 
     /// Checks that the limits are usable together; every problem is reported with the
     /// field's name.
@@ -42,6 +53,12 @@ impl MempoolConfig {
         }
         if self.max_per_account == 0 {
             problems.push("max_per_account must be at least 1".to_owned());
+        }
+        if self.max_pending_blocks == 0 {
+            problems.push("max_pending_blocks must be at least 1".to_owned());
+        }
+        if self.regossip_blocks == 0 {
+            problems.push("regossip_blocks must be at least 1".to_owned());
         }
         if self.max_tx_bytes == 0 {
             problems.push("max_tx_bytes must be at least 1".to_owned());
@@ -73,6 +90,8 @@ impl Default for MempoolConfig {
             max_bytes: Self::DEFAULT_MAX_BYTES,
             max_tx_bytes: MAX_TRANSACTION_BYTES,
             max_per_account: Self::DEFAULT_MAX_PER_ACCOUNT,
+            max_pending_blocks: Self::DEFAULT_MAX_PENDING_BLOCKS,
+            regossip_blocks: Self::DEFAULT_REGOSSIP_BLOCKS,
         }
     }
 }

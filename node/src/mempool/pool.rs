@@ -23,6 +23,10 @@ struct Entry {
     size: usize,
     /// Arrival order: unique, increasing.
     seq: u64,
+    /// The height of the block it was admitted for.
+    admitted_at: u64,
+    /// The height of the block it was last gossiped (or admitted) for.
+    gossiped_at: u64,
 }
 
 /// Transactions waiting for a block, ordered per account by nonce.
@@ -116,7 +120,9 @@ impl Mempool {
                     Some(Err(error)) => Err(error.clone()),
                     Some(Ok(_)) | None => Err(AddError::Duplicate { hash }),
                 },
-                Item::Ready(candidate) => self.admit(&query, &mut next_nonces, *candidate),
+                Item::Ready(candidate) => {
+                    self.admit(&query, &mut next_nonces, *candidate, ctx.height.get())
+                }
             };
             results.push(result);
         }
@@ -138,6 +144,7 @@ impl Mempool {
         query: &Query<'_>,
         next_nonces: &mut BTreeMap<PublicKey, u64>,
         candidate: Candidate,
+        height: u64,
     ) -> Result<Hash, AddError> {
         let Candidate { tx, hash, size } = candidate;
         if self.entries.contains_key(&hash) {
@@ -206,6 +213,8 @@ impl Mempool {
                 tx,
                 size,
                 seq: self.next_seq,
+                admitted_at: height,
+                gossiped_at: height,
             },
         );
         self.next_seq = self.next_seq.saturating_add(1);
@@ -355,6 +364,48 @@ impl Mempool {
             }
         }
 
+        // What has waited too long gets its answer.
+        let height = ctx.height.get();
+        let limit = self.config.max_pending_blocks;
+        let expired: Vec<(Hash, u64, PublicKey, u64)> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| height.saturating_sub(entry.admitted_at) > limit)
+            .map(|(hash, entry)| (*hash, entry.seq, entry.tx.signer, entry.tx.nonce.get()))
+            .collect();
+        for (hash, seq, signer, nonce) in expired {
+            let gap = match (self.accounts.get(&signer), state_nonce(&query, &signer)) {
+                (Some(nonces), Ok(next)) => {
+                    let run = runnable(nonces, next).count();
+                    let first_missing = next.saturating_add(u64::try_from(run).unwrap_or(u64::MAX));
+                    (nonce > first_missing).then_some(first_missing)
+                }
+                _ => None,
+            };
+            if self.remove(&hash).is_some() {
+                let (code, message) = match gap {
+                    Some(missing) => (
+                        ErrorCode::BadNonce,
+                        format!(
+                            "nonce {nonce} waited {limit} blocks for the account's nonce {missing}, which never came"
+                        ),
+                    ),
+                    None => (
+                        ErrorCode::LimitExceeded,
+                        format!("waited {limit} blocks without being included"),
+                    ),
+                };
+                dropped.push((
+                    seq,
+                    Dropped {
+                        hash,
+                        code,
+                        message,
+                    },
+                ));
+            }
+        }
+
         dropped.sort_by_key(|(seq, _)| *seq);
         debug!(
             target: TARGET,
@@ -366,6 +417,28 @@ impl Mempool {
             "pool updated"
         );
         dropped.into_iter().map(|(_, drop)| drop).collect()
+    }
+
+    /// Transactions to gossip again for the block at `height`: those not gossiped for
+    /// [`MempoolConfig::regossip_blocks`], oldest first, at most `max`, each encoded.
+    /// They count as gossiped at `height`.
+    pub fn regossip(&mut self, height: u64, max: usize) -> Vec<Vec<u8>> {
+        let every = self.config.regossip_blocks;
+        let mut due: Vec<(u64, Hash)> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| height.saturating_sub(entry.gossiped_at) >= every)
+            .map(|(hash, entry)| (entry.seq, *hash))
+            .collect();
+        due.sort_unstable();
+        due.truncate(max);
+        due.into_iter()
+            .filter_map(|(_, hash)| {
+                let entry = self.entries.get_mut(&hash)?;
+                entry.gossiped_at = height;
+                Some(accord_types::codec::encode(&entry.tx))
+            })
+            .collect()
     }
 
     /// Whether a transaction is pooled.

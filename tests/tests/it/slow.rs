@@ -350,3 +350,62 @@ async fn a_validator_added_by_governance_joins_and_votes() {
         assert!(!net.log(i).contains("equivocation"), "node {i}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_stuck_behind_a_nonce_gap_is_answered_with_the_reason() {
+    let mut net = Net::new(4, 2);
+    for node in &net.nodes {
+        let config = node.node.home.join("config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let edited = text.replace("max_pending_blocks = 1000", "max_pending_blocks = 20");
+        assert_ne!(edited, text, "{text}");
+        std::fs::write(&config, edited).unwrap();
+    }
+    net.start_all();
+    net.wait_height(0, 2, Duration::from_secs(120)).await;
+
+    // The author's next nonce is n; a proposal signed with n + 3 waits for n + 1 and
+    // n + 2, which never come.
+    let author = accord_node::keyfile::read(&net.key("author")).unwrap();
+    let api = net.client(0);
+    let status = api.api().status().await.unwrap();
+    let next = api.api().account(author.public()).await.unwrap().nonce;
+    let mut draft = accord_runtime::test_utils::draft(
+        &["eu"],
+        accord_runtime::test_utils::documentation("ops/gap.md"),
+    );
+    draft.description = "waits for nonces that never come".into();
+    let tx = accord_types::Transaction::sign(
+        &author,
+        status.chain_id,
+        accord_types::Nonce(next + 3),
+        accord_types::Payload::SubmitProposal {
+            draft: Box::new(draft),
+        },
+    );
+    let hex = accord_types::codec::hex_encode(&tx.encode());
+    let hash = api.api().submit_transaction(hex).await.unwrap();
+    assert_eq!(hash, tx.hash());
+
+    // Pending at first; after 20 blocks, dropped with its reason on every node.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        match api.api().transaction(hash).await.unwrap() {
+            accord_rpc::types::TransactionStatus::Pending => {}
+            accord_rpc::types::TransactionStatus::Dropped { code, message, .. } => {
+                assert_eq!(code, accord_types::ErrorCode::BadNonce);
+                assert!(
+                    message.contains(&format!("for the account's nonce {next}")),
+                    "{message}"
+                );
+                break;
+            }
+            other => panic!("the transaction is {other:?}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still pending after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

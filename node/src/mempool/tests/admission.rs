@@ -24,11 +24,20 @@ fn config_defaults_and_validation() {
         max_bytes: 10,
         max_tx_bytes: MAX_TRANSACTION_BYTES + 1,
         max_per_account: 0,
+        max_pending_blocks: 0,
+        regossip_blocks: 0,
     };
     let error = bad.validate().unwrap_err();
-    assert_eq!(error.problems.len(), 4, "{error}");
+    assert_eq!(error.problems.len(), 6, "{error}");
     let text = error.to_string();
-    for field in ["max_txs", "max_per_account", "max_tx_bytes", "max_bytes"] {
+    for field in [
+        "max_txs",
+        "max_per_account",
+        "max_tx_bytes",
+        "max_bytes",
+        "max_pending_blocks",
+        "regossip_blocks",
+    ] {
         assert!(text.contains(field), "{text}");
     }
     assert!(Mempool::new(bad).is_err());

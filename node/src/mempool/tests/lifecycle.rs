@@ -179,3 +179,51 @@ fn update_removes_committed_and_drops_what_the_block_invalidated() {
         .update(&f.chain.store, &ctx, &hashes(&block))
         .is_empty());
 }
+
+#[test]
+fn a_transaction_that_waits_too_long_is_dropped_with_its_reason() {
+    let mut f = Fixture::with_config(super::super::MempoolConfig {
+        max_pending_blocks: 3,
+        ..Default::default()
+    });
+    // eu-voter-1's nonce 2 waits for a nonce 1 that never comes; us-voter-1's nonce 0
+    // is runnable but never included (blocks here are empty).
+    let waiting = f.vote("eu-voter-1", 2, VoteChoice::Yes);
+    let runnable = f.vote("us-voter-1", 0, VoteChoice::No);
+    f.add(vec![waiting.clone(), runnable.clone()]);
+    for _ in 0..3 {
+        let (_, dropped) = f.commit(&[]);
+        assert!(dropped.is_empty(), "{dropped:?}");
+    }
+    let (_, dropped) = f.commit(&[]);
+    let gone: Vec<_> = dropped.iter().map(|d| d.hash).collect();
+    assert_eq!(gone, [waiting.hash(), runnable.hash()]);
+    assert_eq!(dropped[0].code, ErrorCode::BadNonce);
+    assert!(
+        dropped[0]
+            .message
+            .contains("waited 3 blocks for the account's nonce 0"),
+        "{}",
+        dropped[0].message
+    );
+    assert_eq!(dropped[1].code, ErrorCode::LimitExceeded);
+    assert!(dropped[1].message.contains("waited 3 blocks"));
+    assert!(f.pool.is_empty());
+}
+
+#[test]
+fn pooled_transactions_are_gossiped_again_until_they_leave() {
+    let mut f = Fixture::with_config(super::super::MempoolConfig {
+        regossip_blocks: 2,
+        ..Default::default()
+    });
+    let tx = f.vote("eu-voter-1", 5, VoteChoice::Yes);
+    f.add(vec![tx.clone()]);
+    let admitted = f.ctx().height.get();
+    assert!(f.pool.regossip(admitted + 1, 10).is_empty(), "too soon");
+    let again = f.pool.regossip(admitted + 2, 10);
+    assert_eq!(again, vec![accord_types::codec::encode(&tx)]);
+    assert!(f.pool.regossip(admitted + 3, 10).is_empty(), "just sent");
+    assert_eq!(f.pool.regossip(admitted + 4, 10).len(), 1);
+    assert!(f.pool.regossip(admitted + 100, 0).is_empty(), "capped");
+}
