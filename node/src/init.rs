@@ -8,7 +8,8 @@
 //!   keys/               mode 0700
 //!     consensus.key     the validator's consensus key (0600)
 //!     p2p.key           its p2p identity (0600)
-//!   data/               RocksDB, the consensus log, the signer state (created by `run`)
+//!   data/               RocksDB, the consensus log, the signer state, the mempool
+//!                       journal (created by `run`)
 //! ```
 //!
 //! The key files must hold the keys the chain spec names for the validator: a node

@@ -18,7 +18,7 @@ use crate::config::{Config, LogFormat, Overrides};
 use crate::driver::{self, DriverParts, DroppedLog, NodeStatus};
 use crate::init::{expect_key, private_dir, read_spec};
 use crate::keyfile;
-use crate::mempool::Mempool;
+use crate::mempool::{CheckContext, Journal, Mempool};
 use crate::metrics::{Metrics, Sources};
 use crate::p2p::{self, P2pConfig};
 use crate::rpc::{self, NodeBackend};
@@ -52,6 +52,8 @@ pub struct DataPaths {
     pub wal: PathBuf,
     /// The signer guard's record.
     pub signer: PathBuf,
+    /// The mempool's journal.
+    pub mempool: PathBuf,
 }
 
 impl DataPaths {
@@ -61,6 +63,7 @@ impl DataPaths {
             db: data_dir.join("db"),
             wal: data_dir.join("consensus.wal"),
             signer: data_dir.join("signer-state.json"),
+            mempool: data_dir.join("mempool.journal"),
         }
     }
 }
@@ -196,14 +199,36 @@ async fn run_async(config: Config) -> Result<()> {
     let sync_response_bytes = p2p_config.max_response_bytes;
     let (p2p, net_events) = p2p::spawn(p2p_config)?;
 
-    let mempool = Arc::new(Mutex::new(
-        Mempool::new(config.mempool.clone()).context("configuration [mempool]")?,
-    ));
+    let mut pool = Mempool::new(config.mempool.clone()).context("configuration [mempool]")?;
     let head = storage.head()?.context("the database has no head")?;
     let timestamp = match storage.header(head.height)? {
         Some(header) => header.timestamp,
         None => spec.genesis_time(),
     };
+    // What the pool held when the node stopped is admitted again (what was committed
+    // or went stale meanwhile is refused and forgotten), and the journal rewritten.
+    let (journal, saved) = Journal::open(&paths.mempool)
+        .with_context(|| format!("mempool journal {}", paths.mempool.display()))?;
+    if !saved.is_empty() {
+        let ctx = CheckContext {
+            chain_id: spec.chain_id().clone(),
+            height: head.height.saturating_add(1),
+            timestamp,
+        };
+        let store = storage.state_store();
+        let restored = pool
+            .add_raw(&store, &ctx, &saved)
+            .iter()
+            .filter(|r| r.is_ok())
+            .count();
+        info!(
+            restored,
+            read = saved.len(),
+            "mempool restored from its journal"
+        );
+    }
+    journal.rewrite(pool.encoded());
+    let mempool = Arc::new(Mutex::new(pool));
     let status = Arc::new(RwLock::new(NodeStatus {
         chain_id: spec.chain_id().clone(),
         genesis_hash: spec.genesis_hash(),
@@ -242,6 +267,7 @@ async fn run_async(config: Config) -> Result<()> {
             dropped: Arc::clone(&dropped),
             commits: commits.clone(),
             runtime: tokio::runtime::Handle::current(),
+            journal: journal.clone(),
         },
         accord_rpc::Options {
             limits: accord_rpc::Limits {
@@ -293,6 +319,7 @@ async fn run_async(config: Config) -> Result<()> {
         metrics,
         shutdown,
         sync_response_bytes,
+        journal,
     })
     .await;
     let _ = rpc_handle.stop();

@@ -79,6 +79,8 @@ const SYNC_WINDOW: u64 = SYNC_RANGE * SYNC_PARALLEL as u64 * 4;
 const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a peer that claimed blocks and delivered none is not asked again.
 const SYNC_PENALTY: Duration = Duration::from_secs(60);
+/// Blocks between rewrites of the mempool journal down to the pool's contents.
+const JOURNAL_REWRITE_BLOCKS: u64 = 100;
 /// Pooled transactions gossiped again after one block, at most.
 const MAX_REGOSSIP: usize = 256;
 /// How often the same consensus message is forwarded again.
@@ -172,6 +174,8 @@ pub struct DriverParts {
     pub shutdown: watch::Receiver<bool>,
     /// The p2p layer's cap on one sync response, in bytes.
     pub sync_response_bytes: usize,
+    /// The mempool's journal.
+    pub journal: crate::mempool::Journal,
 }
 
 enum Timer {
@@ -230,6 +234,8 @@ struct Driver {
     /// Consensus messages seen at this height, by the hash of their bytes, with when
     /// they were last forwarded.
     seen: BTreeMap<Hash, Instant>,
+    /// The mempool's journal.
+    journal: crate::mempool::Journal,
     /// Whether the signer guard failed to record the last message (the node then
     /// reports itself halted: it does not vote).
     cannot_sign: bool,
@@ -275,6 +281,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         metrics,
         mut shutdown,
         sync_response_bytes,
+        journal,
     } = parts;
     let head = storage.head()?.context("the database has no genesis")?;
     let (timers, mut timer_rx) = mpsc::unbounded_channel();
@@ -341,6 +348,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         // Room for the response's own framing.
         sync_budget: sync_response_bytes.saturating_sub(64 * 1024),
         seen: BTreeMap::new(),
+        journal,
     };
     driver.publish_status();
     // The set at the head may differ from the spec's (a validator-set change on chain).
@@ -899,11 +907,17 @@ impl Driver {
             height: height.saturating_add(1),
             timestamp: block.header.timestamp,
         };
-        let (dropped, again) = {
+        let (dropped, again, kept) = {
             let mut pool = self.mempool.lock();
             let dropped = pool.update(&store, &ctx, &committed);
-            (dropped, pool.regossip(ctx.height.get(), MAX_REGOSSIP))
+            let again = pool.regossip(ctx.height.get(), MAX_REGOSSIP);
+            // The journal only grows between rewrites.
+            let kept = (height.0 % JOURNAL_REWRITE_BLOCKS == 0).then(|| pool.encoded());
+            (dropped, again, kept)
         };
+        if let Some(kept) = kept {
+            self.journal.rewrite(kept);
+        }
         if !again.is_empty() {
             // Transactions accepted while the node had no peers, or whose copies were
             // lost, go out again until they are finalized or dropped.
@@ -1011,7 +1025,10 @@ impl Driver {
                 let ctx = self.check_context();
                 let result = self.mempool.lock().add_raw(&store, &ctx, &[&data]).pop();
                 let verdict = match result {
-                    Some(Ok(_)) => Verdict::Accept,
+                    Some(Ok(_)) => {
+                        self.journal.append(data);
+                        Verdict::Accept
+                    }
                     // Nobody should forward what can never be valid.
                     Some(Err(error))
                         if matches!(

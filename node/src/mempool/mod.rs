@@ -82,6 +82,7 @@
 mod admission;
 mod config;
 mod error;
+pub mod journal;
 mod pool;
 
 #[cfg(test)]
@@ -91,4 +92,5 @@ pub use accord_runtime::CheckContext;
 pub use admission::{prepare, prepare_raw, Prepared};
 pub use config::MempoolConfig;
 pub use error::{AddError, Cap, ConfigError, Dropped};
+pub use journal::Journal;
 pub use pool::Mempool;

@@ -441,6 +441,15 @@ impl Mempool {
             .collect()
     }
 
+    /// Every pooled transaction, encoded, in arrival order (what the journal keeps).
+    pub fn encoded(&self) -> Vec<Vec<u8>> {
+        let mut all: Vec<&Entry> = self.entries.values().collect();
+        all.sort_unstable_by_key(|entry| entry.seq);
+        all.into_iter()
+            .map(|entry| accord_types::codec::encode(&entry.tx))
+            .collect()
+    }
+
     /// Whether a transaction is pooled.
     pub fn contains(&self, hash: &Hash) -> bool {
         self.entries.contains_key(hash)

@@ -59,6 +59,8 @@ pub struct NodeBackend {
     pub commits: broadcast::Sender<Committed>,
     /// The async runtime, for gossip from blocking threads.
     pub runtime: tokio::runtime::Handle,
+    /// Where admitted transactions are recorded for a restart.
+    pub journal: crate::mempool::Journal,
 }
 
 impl NodeBackend {
@@ -179,6 +181,7 @@ impl TxPool for NodeBackend {
                 })
             }
         };
+        self.journal.append(bytes.clone());
         // Gossip before answering, so one client's transactions leave in order.
         if let Err(error) = self
             .runtime

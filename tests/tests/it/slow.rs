@@ -409,3 +409,81 @@ async fn a_transaction_stuck_behind_a_nonce_gap_is_answered_with_the_reason() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// A proposal by `author` of `net` with nonce `nonce`, encoded for `submitTransaction`.
+fn proposal_with_nonce(
+    net: &Net,
+    chain_id: accord_types::ChainId,
+    nonce: u64,
+    path: &str,
+) -> (String, accord_types::Hash) {
+    let author = accord_node::keyfile::read(&net.key("author")).unwrap();
+    let mut draft =
+        accord_runtime::test_utils::draft(&["eu"], accord_runtime::test_utils::documentation(path));
+    draft.description = format!("documents {path}");
+    let tx = accord_types::Transaction::sign(
+        &author,
+        chain_id,
+        accord_types::Nonce(nonce),
+        accord_types::Payload::SubmitProposal {
+            draft: Box::new(draft),
+        },
+    );
+    (accord_types::codec::hex_encode(&tx.encode()), tx.hash())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_transaction_survives_a_restart_of_its_node() {
+    let mut net = Net::new(4, 2);
+    net.start_all();
+    net.wait_height(0, 2, Duration::from_secs(120)).await;
+    let api = net.client(0);
+    let chain_id = api.api().status().await.unwrap().chain_id;
+    let author = accord_node::keyfile::read(&net.key("author"))
+        .unwrap()
+        .public();
+    let next = api.api().account(author).await.unwrap().nonce;
+
+    // Nonce next + 1 waits in the pool for nonce next.
+    let (later, later_hash) = proposal_with_nonce(&net, chain_id.clone(), next + 1, "ops/later.md");
+    api.api().submit_transaction(later).await.unwrap();
+    assert_eq!(
+        api.api().transaction(later_hash).await.unwrap(),
+        accord_rpc::types::TransactionStatus::Pending
+    );
+
+    // The node stops and starts again: it still holds the transaction.
+    assert!(
+        net.stop(0).success(),
+        "{}",
+        accord_tests::net::tail(&net.log(0), 30)
+    );
+    net.start(0);
+    let height = net.height(1).await.unwrap();
+    net.wait_height(0, height, Duration::from_secs(120)).await;
+    assert_eq!(
+        net.client(0).api().transaction(later_hash).await.unwrap(),
+        accord_rpc::types::TransactionStatus::Pending,
+        "{}",
+        accord_tests::net::tail(&net.log(0), 30)
+    );
+    assert!(net.log(0).contains("mempool restored from its journal"));
+
+    // The missing nonce arrives: both are finalized.
+    let (first, first_hash) = proposal_with_nonce(&net, chain_id, next, "ops/first.md");
+    net.client(0).api().submit_transaction(first).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    for hash in [first_hash, later_hash] {
+        loop {
+            let status = net.client(0).api().transaction(hash).await.unwrap();
+            if matches!(
+                status,
+                accord_rpc::types::TransactionStatus::Finalized { .. }
+            ) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{status:?}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
