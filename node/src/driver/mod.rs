@@ -27,6 +27,7 @@
 //! set of its height and each block executed and committed in order; then it starts
 //! the next height.
 
+pub mod candidates;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -58,6 +59,7 @@ use crate::p2p::{NetEvent, P2pHandle, SyncRequest, SyncResponse, Topic, Verdict}
 use crate::signer::{Approval, SignerGuard, Step};
 use crate::storage::Storage;
 use crate::wal::Wal;
+use candidates::{Candidates, Offer};
 use wire::{ConsensusWire, WalEntry};
 
 /// How many finalized blocks proposer selection looks back on.
@@ -66,8 +68,6 @@ const HISTORY: usize = accord_consensus::proposer::ABSENCE_WINDOW as usize;
 pub const SYNC_RANGE: u64 = 32;
 /// Sync requests in flight at once.
 const SYNC_PARALLEL: usize = 4;
-/// Candidate blocks kept for the current height (proposals in many rounds).
-const MAX_CANDIDATES: usize = 64;
 /// Dropped-transaction answers kept for clients.
 const MAX_DROPPED: usize = 100_000;
 /// A height that has not decided after this long makes the node ask whether it is behind.
@@ -209,11 +209,7 @@ struct Driver {
     parent_validators: ValidatorSet,
     history: VecDeque<CommittedBlock>,
     /// Blocks proposed for the current height, by hash.
-    candidates: BTreeMap<Hash, Block>,
-    /// Candidates checked and executed.
-    executed: BTreeMap<Hash, Executed>,
-    /// Validation asked for blocks not received yet.
-    awaiting: BTreeSet<Hash>,
+    candidates: Candidates,
     /// Evidence to include in a block this node proposes.
     evidence: Vec<Evidence>,
     decided: Option<Decision>,
@@ -330,9 +326,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         specs,
         parent_validators,
         history,
-        candidates: BTreeMap::new(),
-        executed: BTreeMap::new(),
-        awaiting: BTreeSet::new(),
+        candidates: Candidates::new(head.height.saturating_add(1)),
         evidence: Vec::new(),
         decided: None,
         queue: VecDeque::new(),
@@ -471,9 +465,7 @@ impl Driver {
         self.replaying = true;
         for entry in entries {
             match entry {
-                WalEntry::Block(block) => {
-                    self.candidates.insert(block.hash(), block);
-                }
+                WalEntry::Block(block) => self.candidates.restore(block),
                 WalEntry::Input(input) => self.process(input).await?,
             }
         }
@@ -656,7 +648,7 @@ impl Driver {
     async fn send(&mut self, message: Message) {
         let wire = match message {
             Message::Proposal(proposal) => {
-                let block = self.candidates.get(&proposal.block_hash).cloned();
+                let block = self.candidates.block(&proposal.block_hash).cloned();
                 ConsensusWire::Proposal { proposal, block }
             }
             Message::Vote(vote) => ConsensusWire::Vote(vote),
@@ -744,8 +736,7 @@ impl Driver {
         );
         self.wal
             .append(&WalEntry::Block(executed.block.clone()).encode())?;
-        self.candidates.insert(hash, executed.block.clone());
-        self.executed.insert(hash, executed);
+        self.candidates.built(executed);
         self.queue.push_back(Input::ProposeValue {
             height,
             round,
@@ -757,17 +748,17 @@ impl Driver {
     /// Checks a candidate block and answers the engine; fetches it first if missing.
     async fn validate(&mut self, hash: Hash) -> Result<()> {
         let height = self.parent.height.saturating_add(1);
-        let verdict = if self.executed.contains_key(&hash) {
+        let verdict = if self.candidates.is_executed(&hash) {
             Validity::Valid
-        } else if let Some(block) = self.candidates.get(&hash).cloned() {
+        } else if let Some(block) = self.candidates.block(&hash).cloned() {
             self.verdict(hash, &block)?
         } else {
-            if self.awaiting.insert(hash) {
+            if self.candidates.wait_for(hash) {
                 self.fetch(hash).await;
             }
             return Ok(());
         };
-        self.awaiting.remove(&hash);
+        self.candidates.answered(&hash);
         self.queue.push_back(Input::Validity {
             height,
             block_hash: hash,
@@ -797,12 +788,13 @@ impl Driver {
 
     async fn on_fetched(&mut self, block: Block) -> Result<()> {
         let hash = block.hash();
-        if block.header.height != self.parent.height.saturating_add(1) {
-            return Ok(());
+        let record = WalEntry::Block(block.clone()).encode();
+        match self.candidates.fetched(block) {
+            Offer::Kept => self.wal.append(&record)?,
+            Offer::Known => {}
+            Offer::OtherHeight | Offer::FarRound | Offer::Full => return Ok(()),
         }
-        self.wal.append(&WalEntry::Block(block.clone()).encode())?;
-        self.candidates.insert(hash, block);
-        if self.awaiting.contains(&hash) {
+        if self.candidates.is_awaited(&hash) {
             self.validate(hash).await?;
         }
         if self.decided.as_ref().is_some_and(|d| d.block_hash == hash) {
@@ -839,12 +831,12 @@ impl Driver {
         let Some(decision) = self.decided.clone() else {
             return Ok(());
         };
-        let executed = match self.executed.remove(&decision.block_hash) {
+        let executed = match self.candidates.take_executed(&decision.block_hash) {
             Some(executed) => executed,
             None => {
-                let Some(block) = self.candidates.get(&decision.block_hash).cloned() else {
+                let Some(block) = self.candidates.block(&decision.block_hash).cloned() else {
                     // Decided on a block this node has not seen: fetch it, commit on arrival.
-                    if self.awaiting.insert(decision.block_hash) {
+                    if self.candidates.wait_for(decision.block_hash) {
                         self.fetch(decision.block_hash).await;
                     }
                     return Ok(());
@@ -958,9 +950,7 @@ impl Driver {
         if changed {
             self.follow_validator_set();
         }
-        self.candidates.retain(|_, b| b.header.height > height);
-        self.executed.clear();
-        self.awaiting.clear();
+        self.candidates.advance(height.saturating_add(1));
         self.publish_status();
         Ok(())
     }
@@ -1125,18 +1115,12 @@ impl Driver {
                         warn!(proposer = %proposal.proposer, %error, "proposed block over the chain's limits");
                         return Ok(Verdict::Reject);
                     }
-                    // Blocks of far rounds are not kept: one is fetched by hash if
-                    // the height gets there, so a proposer cannot fill the log with a
-                    // block for every round ahead.
-                    let round_now = self.engine.state().map_or(Round(0), |s| s.round);
-                    let near = proposal.round.0 <= round_now.0.saturating_add(1);
-                    if current
-                        && near
-                        && self.candidates.len() < MAX_CANDIDATES
-                        && !self.candidates.contains_key(&proposal.block_hash)
-                    {
-                        self.wal.append(&WalEntry::Block(block.clone()).encode())?;
-                        self.candidates.insert(proposal.block_hash, block);
+                    if current {
+                        let round_now = self.engine.state().map_or(Round(0), |s| s.round);
+                        let record = WalEntry::Block(block.clone()).encode();
+                        if self.candidates.offer(block, proposal.round, round_now) == Offer::Kept {
+                            self.wal.append(&record)?;
+                        }
                     }
                 }
                 self.queue.push_back(Input::Proposal {
@@ -1171,21 +1155,14 @@ impl Driver {
 
     /// Blocks whose validation was asked before they arrived are checked now.
     fn revalidate_awaited(&mut self) -> Result<()> {
-        let arrived: Vec<Hash> = self
-            .awaiting
-            .iter()
-            .filter(|h| self.candidates.contains_key(h))
-            .copied()
-            .collect();
-        for hash in arrived {
-            self.awaiting.remove(&hash);
+        for hash in self.candidates.arrived() {
             self.validate_now(hash)?;
         }
         Ok(())
     }
 
     fn validate_now(&mut self, hash: Hash) -> Result<()> {
-        let Some(block) = self.candidates.get(&hash).cloned() else {
+        let Some(block) = self.candidates.block(&hash).cloned() else {
             return Ok(());
         };
         let verdict = self.verdict(hash, &block)?;
@@ -1202,7 +1179,7 @@ impl Driver {
     fn verdict(&mut self, hash: Hash, block: &Block) -> Result<Validity> {
         match self.check_block(block, Some(now())) {
             Ok(executed) => {
-                self.executed.insert(hash, executed);
+                self.candidates.executed(hash, executed);
                 Ok(Validity::Valid)
             }
             Err(error) if error.is_block_fault() => {
@@ -1263,7 +1240,7 @@ impl Driver {
                 Ok(SyncResponse::Blocks(out))
             }
             SyncRequest::BlockByHash(hash) => {
-                if let Some(block) = self.candidates.get(&hash) {
+                if let Some(block) = self.candidates.block(&hash) {
                     return Ok(SyncResponse::Block(Some(block.clone())));
                 }
                 Ok(SyncResponse::Block(self.storage.block_by_hash(&hash)?))
