@@ -28,6 +28,7 @@
 //! the next height.
 
 pub mod candidates;
+pub mod sync;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -60,25 +61,18 @@ use crate::signer::{Approval, SignerGuard, Step};
 use crate::storage::Storage;
 use crate::wal::Wal;
 use candidates::{Candidates, Offer};
+pub use sync::SYNC_RANGE;
+use sync::{SyncPeers, SYNC_PARALLEL};
 use wire::{ConsensusWire, WalEntry};
 
 /// How many finalized blocks proposer selection looks back on.
 const HISTORY: usize = accord_consensus::proposer::ABSENCE_WINDOW as usize;
-/// Blocks asked for in one sync request.
-pub const SYNC_RANGE: u64 = 32;
-/// Sync requests in flight at once.
-const SYNC_PARALLEL: usize = 4;
 /// Dropped-transaction answers kept for clients.
 const MAX_DROPPED: usize = 100_000;
 /// A height that has not decided after this long makes the node ask whether it is behind.
 const STALL: Duration = Duration::from_secs(4);
-/// Most blocks one catch-up round asks for; the next status poll starts another. A
-/// peer's claimed height is a claim: the node never plans further than this at once.
-const SYNC_WINDOW: u64 = SYNC_RANGE * SYNC_PARALLEL as u64 * 4;
 /// How long a sync request may take before the next peer is asked.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long a peer that claimed blocks and delivered none is not asked again.
-const SYNC_PENALTY: Duration = Duration::from_secs(60);
 /// Blocks between rewrites of the mempool journal down to the pool's contents.
 const JOURNAL_REWRITE_BLOCKS: u64 = 100;
 /// Pooled transactions gossiped again after one block, at most.
@@ -224,7 +218,7 @@ struct Driver {
     /// Last stamp put on a gossiped consensus message.
     stamp: u64,
     /// Peers that claimed blocks they did not deliver, and until when they are passed over.
-    sync_penalties: BTreeMap<PublicKey, Instant>,
+    sync_peers: SyncPeers,
     /// Bytes of blocks and certificates one sync answer may hold.
     sync_budget: usize,
     /// Consensus messages seen at this height, by the hash of their bytes, with when
@@ -337,7 +331,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         timers,
         fetched,
         stamp: 0,
-        sync_penalties: BTreeMap::new(),
+        sync_peers: SyncPeers::default(),
         cannot_sign: false,
         // Room for the response's own framing.
         sync_budget: sync_response_bytes.saturating_sub(64 * 1024),
@@ -1254,12 +1248,9 @@ impl Driver {
     /// an earlier claim they did not back are not believed.
     async fn sync_if_behind(&mut self, heights: Vec<(PublicKey, Height)>) -> Result<()> {
         let stalled = self.height_started.elapsed() > STALL;
-        let now = Instant::now();
-        self.sync_penalties.retain(|_, until| *until > now);
-        let ahead: Vec<(PublicKey, Height)> = heights
-            .into_iter()
-            .filter(|(peer, h)| *h > self.parent.height && !self.sync_penalties.contains_key(peer))
-            .collect();
+        let ahead = self
+            .sync_peers
+            .believed(heights, self.parent.height, Instant::now());
         let Some(best) = ahead.iter().map(|(_, h)| *h).max() else {
             return Ok(());
         };
@@ -1272,47 +1263,29 @@ impl Driver {
         result
     }
 
-    /// Fetches and applies blocks up to `best` (at most [`SYNC_WINDOW`] of them), each
-    /// range from a different peer first; a peer that claimed a range and delivered
-    /// nothing of it is passed over for [`SYNC_PENALTY`].
+    /// Fetches and applies the blocks of [`sync::plan`] towards `best`, each range from
+    /// the peers [`sync::sources`] names, fastest first; a peer that claimed a range and
+    /// delivered nothing of it, or sent blocks that do not check, is penalized.
     async fn catch_up(&mut self, peers: &[(PublicKey, Height)], best: Height) -> Result<()> {
-        let start = self.parent.height;
-        let best = Height(best.0.min(start.0.saturating_add(SYNC_WINDOW)));
-        info!(
-            from = start.0 + 1,
-            to = best.0,
-            "catching up through block sync"
-        );
-        let mut ranges = Vec::new();
-        let mut from = start.0.saturating_add(1);
-        while from <= best.0 {
-            let to = from.saturating_add(SYNC_RANGE - 1).min(best.0);
-            ranges.push((Height(from), Height(to)));
-            from = to.saturating_add(1);
+        let ranges = sync::plan(self.parent.height, best);
+        if let (Some((from, _)), Some((_, to))) = (ranges.first(), ranges.last()) {
+            info!(from = from.0, to = to.0, "catching up through block sync");
         }
         let p2p = self.p2p.clone();
-        let sources: Vec<(PublicKey, Height)> = peers.to_vec();
         let mut responses =
             futures::stream::iter(ranges.into_iter().enumerate().map(|(i, (from, to))| {
                 let p2p = p2p.clone();
-                let sources = sources.clone();
+                let sources = sync::sources(i, from, peers);
                 async move {
                     let mut failed = Vec::new();
-                    // Each range from a different peer first, then the others that
-                    // claim to hold it.
-                    for k in 0..sources.len() {
-                        let Some(&(peer, claimed)) = sources.get((i + k) % sources.len()) else {
-                            continue;
-                        };
-                        if claimed < from {
-                            continue;
-                        }
+                    for peer in sources {
                         let request = SyncRequest::Blocks { from, to };
+                        let asked = Instant::now();
                         let answer =
                             tokio::time::timeout(SYNC_TIMEOUT, p2p.request(peer, request)).await;
                         if let Ok(Ok(SyncResponse::Blocks(blocks))) = answer {
                             if !blocks.is_empty() {
-                                return (Some((peer, blocks)), failed);
+                                return (Some((peer, asked.elapsed(), blocks)), failed);
                             }
                         }
                         failed.push(peer);
@@ -1323,12 +1296,15 @@ impl Driver {
             .buffered(SYNC_PARALLEL);
         let mut applied = 0u64;
         while let Some((batch, failed)) = responses.next().await {
-            let until = Instant::now() + SYNC_PENALTY;
+            let now = Instant::now();
             for peer in failed {
                 warn!(%peer, "a peer claimed blocks it did not deliver; not asked again for a while");
-                self.sync_penalties.insert(peer, until);
+                self.sync_peers.penalize(peer, now);
             }
-            let Some((source, batch)) = batch else { break };
+            let Some((source, took, batch)) = batch else {
+                break;
+            };
+            self.sync_peers.served(source, took);
             for (block, certificate) in batch {
                 if block.header.height != self.parent.height.saturating_add(1) {
                     break;
@@ -1341,14 +1317,14 @@ impl Driver {
                     &hash,
                 ) {
                     warn!(height = block.header.height.0, peer = %source, %error, "synced block's certificate does not verify");
-                    self.sync_penalties.insert(source, until);
+                    self.sync_peers.penalize(source, now);
                     return self.restart_height(applied).await;
                 }
                 let executed = match self.check_block(&block, None) {
                     Ok(executed) => executed,
                     Err(error) if error.is_block_fault() => {
                         warn!(height = block.header.height.0, peer = %source, %error, "synced block does not check");
-                        self.sync_penalties.insert(source, until);
+                        self.sync_peers.penalize(source, now);
                         return self.restart_height(applied).await;
                     }
                     Err(error) => return Err(error.into()),
