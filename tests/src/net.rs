@@ -206,6 +206,28 @@ impl Net {
         std::fs::read_to_string(self.nodes[i].node.home.join("node.log")).unwrap_or_default()
     }
 
+    /// Checks node `i`'s whole log: readable, really the node's (it started its p2p
+    /// task), and free of signs of double signing — an equivocation seen by it, or a
+    /// message its own signer guard withheld because it conflicted with one signed
+    /// before — and of panics.
+    pub fn assert_no_double_signing(&self, i: usize) {
+        let path = self.nodes[i].node.home.join("node.log");
+        let log = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("node {i}'s log {}: {e}", path.display()));
+        assert!(
+            log.contains("p2p task started"),
+            "node {i}'s log is not a node's log:\n{}",
+            tail(&log, 20)
+        );
+        for sign in ["equivocation", "signed message withheld", "panicked"] {
+            assert!(
+                !log.contains(sign),
+                "node {i} logged {sign:?}:\n{}",
+                tail(&log, 40)
+            );
+        }
+    }
+
     /// Node `i`'s committed height, if it answers.
     pub async fn height(&self, i: usize) -> Option<u64> {
         let status = self.client(i).status().await.ok()?;

@@ -1156,6 +1156,22 @@ mod slow {
             let sent = publish(&peer, topic, data).await;
             doors.check(door, sent.is_ok(), format!("sent to the nodes: {sent:?}"));
         }
+        // The garbage transaction reached node 0 and was refused there (so not forwarded).
+        let rejected_txs = || {
+            net.metric(
+                0,
+                "accord_p2p_gossip_messages_total{topic=\"transactions\",verdict=\"rejected\"}",
+            )
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while rejected_txs() < 1.0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        doors.check(
+            "gossip garbage transaction is refused by the node",
+            rejected_txs() >= 1.0,
+            format!("node 0 counts {} rejected transactions", rejected_txs()),
+        );
         // The driver names what it refused (at debug level, which the test nodes log).
         let refused = || net.log(0).matches("undecodable consensus message").count();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -1251,7 +1267,9 @@ mod slow {
         let closed = silent.await.unwrap();
         doors.check(
             "p2p silent connection",
-            closed.is_some_and(|after| after < Duration::from_secs(15)),
+            closed.is_some_and(|after| {
+                after >= Duration::from_secs(9) && after < Duration::from_secs(15)
+            }),
             format!("closed by the node after its 10 s handshake timeout: {closed:?}"),
         );
         assert!(net.stop(3).success(), "{}", tail(&net.log(3), 30));
