@@ -290,23 +290,35 @@ fn reference_decision(t: &TierParams, regions: &[(u32, Tally)]) -> ProposalStatu
 struct Model {
     /// Last status seen in events.
     status: BTreeMap<ProposalId, ProposalStatus>,
-    /// Ballots from VoteCast events.
+    /// Ballots from the vote transactions that succeeded (the last one of each voter
+    /// counts), not from the runtime's own events.
     ballots: BTreeMap<(ProposalId, RegionId, PublicKey), VoteChoice>,
+    /// Voting decisions checked against the reference.
+    decisions: usize,
 }
 
 impl Model {
+    /// Records the votes among `txs` whose receipts say they succeeded.
+    fn votes(&mut self, txs: &[Transaction], receipts: &[accord_types::Receipt]) {
+        for (tx, receipt) in txs.iter().zip(receipts) {
+            if let (
+                Payload::Vote {
+                    proposal,
+                    region,
+                    choice,
+                },
+                accord_types::Outcome::Success,
+            ) = (&tx.payload, &receipt.outcome)
+            {
+                self.ballots
+                    .insert((*proposal, region.clone(), tx.signer), *choice);
+            }
+        }
+    }
+
     fn observe(&mut self, query: &Query<'_>, events: &[Event]) {
         for event in events {
             match event {
-                Event::VoteCast {
-                    proposal,
-                    region,
-                    voter,
-                    choice,
-                } => {
-                    self.ballots
-                        .insert((*proposal, region.clone(), *voter), *choice);
-                }
                 Event::StatusChanged {
                     proposal, status, ..
                 } => {
@@ -352,6 +364,7 @@ impl Model {
                             "decision of #{}",
                             proposal.0
                         );
+                        self.decisions += 1;
                     }
                     self.status.insert(*proposal, *status);
                 }
@@ -411,26 +424,35 @@ impl Model {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-
-    /// Never panics; two runtimes agree block by block; tallies match a reference from the
-    /// raw votes; every status change is an allowed transition and terminal states stay.
-    #[test]
-    fn arbitrary_blocks_keep_every_invariant(blocks in blocks()) {
+/// Never panics; two runtimes agree block by block; tallies and decisions match a
+/// reference built from the vote transactions that succeeded; every status change is an
+/// allowed transition and terminal states stay. Counts the decisions it checked, so that
+/// a generator that stops producing them fails the test.
+#[test]
+fn arbitrary_blocks_keep_every_invariant() {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 48,
+        ..ProptestConfig::default()
+    });
+    let decisions = std::cell::Cell::new(0usize);
+    let result = runner.run(&blocks(), |blocks| {
         let genesis = fast_genesis();
         let mut a = TestChain::from_genesis(&genesis);
         let mut b = TestChain::from_genesis(&genesis);
         prop_assert_eq!(a.root, b.root);
         let mut model = Model::default();
         for block in &blocks {
-            let txs: Vec<Transaction> = block.iter().map(|(signer, action)| to_tx(&mut a, *signer, action)).collect();
+            let txs: Vec<Transaction> = block
+                .iter()
+                .map(|(signer, action)| to_tx(&mut a, *signer, action))
+                .collect();
             let out_a = a.block(&txs);
             let out_b = b.block(&txs);
             prop_assert_eq!(out_a.state_root, out_b.state_root);
             prop_assert_eq!(&out_a.receipts, &out_b.receipts);
             prop_assert_eq!(&out_a.batch, &out_b.batch);
             prop_assert_eq!(out_a.receipts.len(), txs.len() + 1);
+            model.votes(&txs, &out_a.receipts);
             let events: Vec<Event> = out_a.events().cloned().collect();
             model.observe(&a.query(), &events);
             model.check_state(&a.query());
@@ -443,7 +465,21 @@ proptest! {
             model.observe(&a.query(), &events);
         }
         model.check_state(&a.query());
+        decisions.set(decisions.get() + model.decisions);
+        Ok(())
+    });
+    if let Err(error) = result {
+        panic!("{error}");
     }
+    assert!(
+        decisions.get() >= 24,
+        "only {} voting decisions were checked over 48 cases",
+        decisions.get()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     /// Proofs from the runtime's state verify against the root, for present and absent
     /// keys, and fail when the value or the root is changed.
