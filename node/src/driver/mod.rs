@@ -229,6 +229,8 @@ struct Driver {
     /// Whether the signer guard failed to record the last message (the node then
     /// reports itself halted: it does not vote).
     cannot_sign: bool,
+    /// The validators' p2p keys and addresses the allow list must follow.
+    allow_list: watch::Sender<Vec<(PublicKey, libp2p::Multiaddr)>>,
 }
 
 fn now() -> Timestamp {
@@ -297,6 +299,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         params: params.clone(),
         keypair: Some(keypair),
     });
+    let allow_list = follow_allow_list(p2p.clone());
     let mut driver = Driver {
         chain_id,
         params,
@@ -337,6 +340,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         sync_budget: sync_response_bytes.saturating_sub(64 * 1024),
         seen: BTreeMap::new(),
         journal,
+        allow_list,
     };
     driver.publish_status();
     // The set at the head may differ from the spec's (a validator-set change on chain).
@@ -367,6 +371,21 @@ pub async fn run(parts: DriverParts) -> Result<()> {
     driver.wal.sync()?;
     info!(height = driver.parent.height.0, "consensus driver stopped");
     Ok(())
+}
+
+/// Starts the task that has the p2p allow list and dial schedule follow the latest
+/// list sent on the returned channel.
+fn follow_allow_list(p2p: P2pHandle) -> watch::Sender<Vec<(PublicKey, libp2p::Multiaddr)>> {
+    let (tx, mut rx) = watch::channel(Vec::new());
+    tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let peers = rx.borrow_and_update().clone();
+            if let Err(error) = p2p.set_validators(peers).await {
+                warn!(%error, "the p2p allow list could not follow the validator set");
+            }
+        }
+    });
+    tx
 }
 
 /// Asks every peer for its height once a second, in the background, and sends the
@@ -965,12 +984,9 @@ impl Driver {
                 ),
             }
         }
-        let p2p = self.p2p.clone();
-        tokio::spawn(async move {
-            if let Err(error) = p2p.set_validators(peers).await {
-                warn!(%error, "the p2p allow list could not follow the validator set");
-            }
-        });
+        // One task applies the latest list, in order: two changes in quick succession
+        // can never reach the p2p task the wrong way round.
+        self.allow_list.send_replace(peers);
     }
 
     async fn on_net(&mut self, event: NetEvent) -> Result<()> {

@@ -298,11 +298,18 @@ struct Model {
 }
 
 impl Model {
-    /// Records the votes among `txs` whose receipts say they succeeded.
+    /// Records the votes (and ratification ballots) among `txs` whose receipts say they
+    /// succeeded.
     fn votes(&mut self, txs: &[Transaction], receipts: &[accord_types::Receipt]) {
         for (tx, receipt) in txs.iter().zip(receipts) {
+            // Ratification ballots of an emergency are counted like votes.
             if let (
                 Payload::Vote {
+                    proposal,
+                    region,
+                    choice,
+                }
+                | Payload::RatifyEmergency {
                     proposal,
                     region,
                     choice,
@@ -318,57 +325,55 @@ impl Model {
 
     fn observe(&mut self, query: &Query<'_>, events: &[Event]) {
         for event in events {
-            match event {
-                Event::StatusChanged {
-                    proposal, status, ..
-                } => {
-                    match self.status.get(proposal) {
-                        None => assert!(
-                            matches!(
-                                status,
-                                ProposalStatus::Voting | ProposalStatus::EmergencyExecuted
-                            ),
-                            "proposal #{} starts as {status:?}",
-                            proposal.0
+            if let Event::StatusChanged {
+                proposal, status, ..
+            } = event
+            {
+                match self.status.get(proposal) {
+                    None => assert!(
+                        matches!(
+                            status,
+                            ProposalStatus::Voting | ProposalStatus::EmergencyExecuted
                         ),
-                        Some(from) => {
-                            assert!(
-                                !is_terminal(*from),
-                                "#{} left terminal {from:?} for {status:?}",
-                                proposal.0
-                            );
-                            assert!(
-                                is_allowed_transition(*from, *status),
-                                "#{}: {from:?} -> {status:?}",
-                                proposal.0
-                            );
-                        }
-                    }
-                    if let (
-                        Some(ProposalStatus::Voting),
-                        ProposalStatus::Approved
-                        | ProposalStatus::Rejected
-                        | ProposalStatus::Vetoed
-                        | ProposalStatus::Expired,
-                    ) = (self.status.get(proposal), status)
-                    {
-                        let state = query.proposal_state(*proposal).unwrap().unwrap();
-                        let regions: Vec<(u32, Tally)> = state
-                            .voters
-                            .iter()
-                            .map(|s| (s.voters, self.tally(*proposal, &s.region)))
-                            .collect();
-                        assert_eq!(
-                            reference_decision(&state.thresholds, &regions),
-                            *status,
-                            "decision of #{}",
+                        "proposal #{} starts as {status:?}",
+                        proposal.0
+                    ),
+                    Some(from) => {
+                        assert!(
+                            !is_terminal(*from),
+                            "#{} left terminal {from:?} for {status:?}",
                             proposal.0
                         );
-                        self.decisions += 1;
+                        assert!(
+                            is_allowed_transition(*from, *status),
+                            "#{}: {from:?} -> {status:?}",
+                            proposal.0
+                        );
                     }
-                    self.status.insert(*proposal, *status);
                 }
-                _ => {}
+                if let (
+                    Some(ProposalStatus::Voting),
+                    ProposalStatus::Approved
+                    | ProposalStatus::Rejected
+                    | ProposalStatus::Vetoed
+                    | ProposalStatus::Expired,
+                ) = (self.status.get(proposal), status)
+                {
+                    let state = query.proposal_state(*proposal).unwrap().unwrap();
+                    let regions: Vec<(u32, Tally)> = state
+                        .voters
+                        .iter()
+                        .map(|s| (s.voters, self.tally(*proposal, &s.region)))
+                        .collect();
+                    assert_eq!(
+                        reference_decision(&state.thresholds, &regions),
+                        *status,
+                        "decision of #{}",
+                        proposal.0
+                    );
+                    self.decisions += 1;
+                }
+                self.status.insert(*proposal, *status);
             }
         }
     }
@@ -432,6 +437,8 @@ impl Model {
 fn arbitrary_blocks_keep_every_invariant() {
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 48,
+        // A failure prints its minimal input; there is no source file to record it in.
+        failure_persistence: None,
         ..ProptestConfig::default()
     });
     let decisions = std::cell::Cell::new(0usize);
