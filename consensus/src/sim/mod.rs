@@ -13,6 +13,8 @@
 //! (two nodes running honest code with one key), silent validators, and nodes that
 //! crash and restart by replaying their write-ahead log. Blocks are simulated: a hash
 //! over height, parent, proposer, the previous certificate's signers and a salt.
+//! A node may also carry a [`Mutation`]: a defect in how it handles its engine's
+//! inputs and outputs, which the checker must notice.
 //!
 //! The [`Checker`] looks at every step for forks, decisions of blocks nobody
 //! proposed, bad certificates, equivocations a node saw without reporting them, and
@@ -115,6 +117,24 @@ impl Behaviour {
     }
 }
 
+/// A defect planted in one node, to show that the checker notices it. The node keeps
+/// its [`Behaviour`], and with it the checker's rules; its engine is unchanged, only
+/// the node's handling of the engine's inputs and outputs departs from the honest node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutation {
+    /// Drops the evidence and conflicting-proposal reports its engine outputs.
+    HideEvidence,
+    /// Keeps only the first signature of the certificate of every decision.
+    TrimCertificate,
+    /// When it restarts, the first timeout of its replayed log is scheduled 1 ms later
+    /// than the logged one.
+    TamperReplay,
+    /// Starts no height above this one: it stops deciding.
+    StopAfter(u64),
+    /// Every proposal it sends or receives for a round below this one is lost.
+    MissProposals(u32),
+}
+
 /// One validator of a simulation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatorSpec {
@@ -150,6 +170,8 @@ pub struct SimConfig {
     pub record_logs: bool,
     /// Verify every decision certificate's signatures (slow), not only its signers.
     pub verify_signatures: bool,
+    /// Defects planted in nodes, by node index (see [`SimConfig::node_validators`]).
+    pub mutations: BTreeMap<usize, Mutation>,
 }
 
 impl SimConfig {
@@ -166,6 +188,7 @@ impl SimConfig {
             demote_absent: true,
             record_logs: false,
             verify_signatures: false,
+            mutations: BTreeMap::new(),
         }
     }
 
@@ -473,6 +496,7 @@ impl Ord for Scheduled {
 struct Node {
     validator: usize,
     behaviour: Behaviour,
+    mutation: Option<Mutation>,
     region: usize,
     keypair: Keypair,
     engine: Option<Engine>,
@@ -527,9 +551,11 @@ impl Simulation {
             let Some(spec) = config.validators.get(validator) else {
                 continue;
             };
+            let mutation = config.mutations.get(&nodes.len()).copied();
             nodes.push(Node {
                 validator,
                 behaviour: spec.behaviour,
+                mutation,
                 region: regions.get(spec.region.as_str()).copied().unwrap_or(0),
                 keypair: keypair(validator),
                 engine: None,
@@ -687,6 +713,11 @@ impl Simulation {
         n.engine.as_ref().map(|_| n.incarnation)
     }
 
+    /// The node's planted defect, if any.
+    fn mutation(&self, node: usize) -> Option<Mutation> {
+        self.nodes.get(node)?.mutation
+    }
+
     // ---- node behaviour ------------------------------------------------------------
 
     fn start_height(&mut self, node: usize, height: Height) {
@@ -699,6 +730,11 @@ impl Simulation {
         let previous = height.checked_prev().filter(|h| h.get() > 0);
         if engine.height() != previous || height.get() > self.config.target_height + EXTRA_HEIGHTS {
             return; // already started, or far enough
+        }
+        if let Some(Mutation::StopAfter(last)) = n.mutation {
+            if height.get() > last {
+                return;
+            }
         }
         // The certificate stored with the block is the fullest one: every matching
         // precommit that arrived during the commit pause.
@@ -764,6 +800,7 @@ impl Simulation {
         n.incarnation += 1;
         n.log.clear();
         let wal = std::mem::take(&mut n.wal);
+        let mut tamper = n.mutation == Some(Mutation::TamperReplay);
         if wal.is_empty() {
             let next = n
                 .chain
@@ -779,7 +816,16 @@ impl Simulation {
         // early messages of the first `StartHeight`, which the log holds as inputs).
         let mut outputs = Vec::new();
         for (index, (input, expected)) in wal.into_iter().enumerate() {
-            let got = self.process(node, input);
+            let mut got = self.process(node, input);
+            if tamper {
+                if let Some(Output::ScheduleTimeout { duration_ms, .. }) = got
+                    .iter_mut()
+                    .find(|o| matches!(o, Output::ScheduleTimeout { .. }))
+                {
+                    *duration_ms = duration_ms.saturating_add(1);
+                    tamper = false;
+                }
+            }
             if strip_requeue(&got) != strip_requeue(&expected) {
                 self.checker
                     .report(Violation::ReplayMismatch { node, index });
@@ -889,7 +935,14 @@ impl Simulation {
                     verdict,
                 });
             }
-            Output::Decide(decision) => self.decided(node, &decision),
+            Output::Decide(mut decision) => {
+                if self.mutation(node) == Some(Mutation::TrimCertificate) {
+                    decision.certificate.signatures.truncate(1);
+                }
+                self.decided(node, &decision);
+            }
+            Output::Evidence(_) | Output::ConflictingProposals { .. }
+                if self.mutation(node) == Some(Mutation::HideEvidence) => {}
             Output::Evidence(evidence) => {
                 self.report.evidence += 1;
                 self.accuse(evidence.offender());
@@ -1132,6 +1185,15 @@ impl Simulation {
     }
 
     fn deliver(&mut self, to: usize, from: usize, message: Message) {
+        if let Message::Proposal(p) = &message {
+            let lost = |node| match self.mutation(node) {
+                Some(Mutation::MissProposals(below)) => p.round.get() < below,
+                _ => false,
+            };
+            if lost(to) || lost(from) {
+                return;
+            }
+        }
         let Some(n) = self.nodes.get(to) else {
             return;
         };

@@ -1,5 +1,6 @@
 //! Integration tests of the consensus engine: one binary, one module per concern.
 
+mod checker;
 mod fixture;
 mod flood;
 mod proposer;
