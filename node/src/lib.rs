@@ -2,7 +2,8 @@
 //! driver, block sync, RPC and the command-line interface, wired around the pure
 //! `accord-runtime` and `accord-consensus` crates.
 
-pub mod chain;
+/// Block building and checking, from the runtime (no I/O).
+pub use accord_runtime::chain;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -18,7 +18,10 @@
 //! state root, one receipt per transaction plus one for the end-of-block step, and the
 //! raw write batch, which the node applies atomically with the block. Proposers execute
 //! a block before proposing it (headers carry post-execution roots); validators execute
-//! it again to check the roots, and both discard or keep the batch.
+//! it again to check the roots, and both discard or keep the batch. [`chain`] holds
+//! the block rules around that: building a block to propose, and checking a proposed,
+//! fetched or synced one (header, limits, parent certificate, evidence, then the roots
+//! of its execution).
 //!
 //! The governance process (`../shared/DESIGN.md`): proposals of four kinds, plus
 //! governance changes, open voting in every affected region with the region's voter
@@ -47,6 +50,7 @@
     )
 )]
 
+pub mod chain;
 mod db;
 pub mod error;
 pub(crate) mod exec;

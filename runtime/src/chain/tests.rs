@@ -1,4 +1,4 @@
-use accord_runtime::test_utils::{documentation, draft, key, TestChain};
+use crate::test_utils::{documentation, draft, key, TestChain};
 use accord_state::{MemStore, StateStore};
 use accord_types::consensus::VoteType;
 use accord_types::{Payload, Round, Vote};
@@ -244,7 +244,7 @@ fn the_second_block_must_carry_a_quorum_certificate_for_the_first() {
 }
 
 fn genesis_batch() -> accord_state::WriteBatch {
-    accord_runtime::test_utils::genesis()
+    crate::test_utils::genesis()
         .build(&MemStore::new())
         .unwrap()
         .batch

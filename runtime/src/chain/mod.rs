@@ -10,8 +10,8 @@
 
 use std::collections::BTreeSet;
 
-use accord_runtime::records::ValidatorRecord;
-use accord_runtime::{execute_block, BlockContext, BlockOutcome, Query, SignatureCheck};
+use crate::records::ValidatorRecord;
+use crate::{execute_block, BlockContext, BlockOutcome, Query, SignatureCheck};
 use accord_state::StateStore;
 use accord_types::block::{evidence_root, transactions_root};
 use accord_types::governance::ValidatorSpec;
@@ -67,7 +67,7 @@ pub enum BlockError {
     Types(#[from] accord_types::Error),
     /// The state could not be read: a node failure, not the block's fault.
     #[error("state: {0}")]
-    State(#[from] accord_runtime::Error),
+    State(#[from] crate::Error),
 }
 
 impl BlockError {
