@@ -85,6 +85,8 @@ const MAX_SEEN: usize = 65_536;
 /// next height's; anything further is of no use yet and is neither logged nor
 /// forwarded).
 const HEIGHTS_AHEAD: u64 = 1;
+/// Consensus messages of later rounds or of the next height logged per height, at most.
+const MAX_FAR_MESSAGES: usize = 10_000;
 
 pub use accord_rpc::types::NodeStatus;
 
@@ -226,6 +228,8 @@ struct Driver {
     seen: BTreeMap<Hash, Instant>,
     /// The mempool's journal.
     journal: crate::mempool::Journal,
+    /// Consensus messages of later rounds or the next height logged at this height.
+    far_messages: usize,
     /// Whether the signer guard failed to record the last message (the node then
     /// reports itself halted: it does not vote).
     cannot_sign: bool,
@@ -340,6 +344,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         sync_budget: sync_response_bytes.saturating_sub(64 * 1024),
         seen: BTreeMap::new(),
         journal,
+        far_messages: 0,
         allow_list,
     };
     driver.publish_status();
@@ -504,6 +509,7 @@ impl Driver {
         fault::crash_point("after-log-reset");
         self.height_started = Instant::now();
         self.seen.clear();
+        self.far_messages = 0;
         self.process(input).await
     }
 
@@ -1091,6 +1097,32 @@ impl Driver {
         }
     }
 
+    /// Whether a message of `height` and `round` may still be logged: messages of the
+    /// current round or the next always may; those of later rounds (or of the next
+    /// height), which only a validator far ahead or a Byzantine one sends, count
+    /// against [`MAX_FAR_MESSAGES`] per height, so the consensus log of a height stays
+    /// bounded whatever one peer floods it with.
+    fn admit_far(&mut self, height: Height, round: Round) -> bool {
+        let round_now = self.engine.state().map_or(Round(0), |s| s.round);
+        let near = height == self.parent.height.saturating_add(1)
+            && round.0 <= round_now.0.saturating_add(1);
+        if near {
+            return true;
+        }
+        if self.far_messages >= MAX_FAR_MESSAGES {
+            if self.far_messages == MAX_FAR_MESSAGES {
+                warn!(
+                    height = height.0,
+                    "{MAX_FAR_MESSAGES} consensus messages of later rounds or the next height at this height; ignoring more until it is decided"
+                );
+                self.far_messages += 1;
+            }
+            return false;
+        }
+        self.far_messages += 1;
+        true
+    }
+
     /// Whether `key` may sign consensus messages of `height`: a validator of the set
     /// deciding the next height. Later heights are judged by the same set (a change
     /// takes effect two heights after it is decided, so a message from a validator
@@ -1107,6 +1139,9 @@ impl Driver {
                     return Ok(Verdict::Reject);
                 }
                 if proposal.height < next || proposal.height > next.saturating_add(HEIGHTS_AHEAD) {
+                    return Ok(Verdict::Ignore);
+                }
+                if !self.admit_far(proposal.height, proposal.round) {
                     return Ok(Verdict::Ignore);
                 }
                 let current = proposal.height == next && self.engine.height() == Some(next);
@@ -1145,6 +1180,9 @@ impl Driver {
                     return Ok(Verdict::Reject);
                 }
                 if vote.height < next || vote.height > next.saturating_add(HEIGHTS_AHEAD) {
+                    return Ok(Verdict::Ignore);
+                }
+                if !self.admit_far(vote.height, vote.round) {
                     return Ok(Verdict::Ignore);
                 }
                 self.queue.push_back(Input::Vote {

@@ -236,6 +236,46 @@ mod slow {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_votes_for_far_rounds_is_logged_only_up_to_a_cap() {
+        // Two honest validators and the Byzantine one: height 1 stays undecided.
+        let mut net = Net::new(4, 2);
+        net.start(0);
+        net.start(1);
+        let mut byz = Byzantine::join(&net, BYZANTINE, 8 << 20);
+        byz.wait_for_mesh(2).await;
+        let ignored = "accord_p2p_gossip_messages_total{topic=\"consensus\",verdict=\"ignored\"}";
+        let honest = |net: &Net| net.metric(0, ignored) + net.metric(1, ignored);
+        let before = honest(&net);
+
+        // 10,300 distinct votes, each for another far round of height 1: each node logs
+        // 10,000 of them at most and ignores the rest.
+        for round in 100..10_400 {
+            let vote = byz.vote(Height(1), Round(round), VoteType::Prevote, None);
+            byz.send(&vote).await.unwrap();
+        }
+        let deadline = Instant::now() + LIMIT;
+        while honest(&net) - before < 2.0 * 250.0 {
+            assert!(
+                Instant::now() < deadline,
+                "the nodes ignored {} of the flood",
+                honest(&net) - before
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        for i in 0..2 {
+            let log = net.log(i);
+            assert!(
+                log.contains(
+                    "consensus messages of later rounds or the next height at this height"
+                ),
+                "node {i}:\n{}",
+                tail(&log, 20)
+            );
+            assert!(net.running(i));
+        }
+    }
+
     /// The p2p port of node `i`, from its configuration.
     fn p2p_port(net: &Net, i: usize) -> u16 {
         let path = net.nodes[i].node.home.join("config.toml");
