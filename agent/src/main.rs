@@ -49,7 +49,8 @@ fn init_logs(format: LogFormat, filter: &str) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGINT or SIGTERM.
+async fn interrupted() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).ok();
     let term = async {
@@ -64,11 +65,25 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         () = term => {}
     }
-    tracing::info!(target: "accord::agent", "stopping after the event being handled (a second signal stops at once)");
-    tokio::spawn(async {
-        let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Watches for signals in a task of its own (the agent looks at its shutdown future only
+/// between events): the first SIGINT or SIGTERM resolves the returned future, a second
+/// one of either ends the process at once (exit status 130), leaving a running command
+/// to the journal's next start.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let (first, stop) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        interrupted().await;
+        tracing::info!(target: "accord::agent", "stopping after the event being handled (a second signal stops at once)");
+        let _ = first.send(());
+        interrupted().await;
+        tracing::warn!(target: "accord::agent", "second signal: stopping at once");
         std::process::exit(130);
     });
+    async move {
+        let _ = stop.await;
+    }
 }
 
 fn main() -> std::process::ExitCode {

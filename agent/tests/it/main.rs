@@ -6,6 +6,7 @@ mod canary;
 mod execution;
 mod refusal;
 mod restart;
+mod signals;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
