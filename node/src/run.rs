@@ -321,34 +321,11 @@ async fn run_async(config: Config) -> Result<()> {
         sync_response_bytes,
         journal,
     };
-    let result = run_driver(parts).await;
+    let result = driver::run(parts).await;
     let _ = rpc_handle.stop();
     p2p.shutdown().await;
     rpc_handle.stopped().await;
     result
-}
-
-/// Runs the consensus driver on a thread of its own, with a single-threaded runtime:
-/// its consensus-log and signer-guard fsyncs, block execution and synced RocksDB
-/// commits never hold up the runtime that serves the API and the network.
-async fn run_driver(parts: DriverParts) -> Result<()> {
-    let (done, result) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("consensus".into())
-        .spawn(move || {
-            let outcome = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the consensus thread's runtime")
-                .and_then(|runtime| runtime.block_on(driver::run(parts)));
-            let _ = done.send(outcome);
-        })
-        .context("cannot start the consensus thread")?;
-    result.await.unwrap_or_else(|_| {
-        Err(anyhow::anyhow!(
-            "the consensus thread ended without an answer"
-        ))
-    })
 }
 
 async fn wait_for_signal() {
