@@ -215,17 +215,21 @@ async fn run_async(config: Config) -> Result<()> {
             height: head.height.saturating_add(1),
             timestamp,
         };
+        // Signature batches and state checks: off the runtime's workers.
+        let read = saved.len();
         let store = storage.state_store();
-        let restored = pool
-            .add_raw(&store, &ctx, &saved)
-            .iter()
-            .filter(|r| r.is_ok())
-            .count();
-        info!(
-            restored,
-            read = saved.len(),
-            "mempool restored from its journal"
-        );
+        let (back, restored) = tokio::task::spawn_blocking(move || {
+            let restored = pool
+                .add_raw(&store, &ctx, &saved)
+                .iter()
+                .filter(|r| r.is_ok())
+                .count();
+            (pool, restored)
+        })
+        .await
+        .context("restoring the mempool")?;
+        pool = back;
+        info!(restored, read, "mempool restored from its journal");
     }
     journal.rewrite(pool.encoded());
     let mempool = Arc::new(Mutex::new(pool));

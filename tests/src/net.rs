@@ -191,6 +191,21 @@ impl Net {
         }
     }
 
+    /// Node `i`'s p2p TCP port, from its configuration.
+    pub fn p2p_port(&self, i: usize) -> u16 {
+        let path = self.nodes[i].node.home.join("config.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = accord_node::config::Config::parse(&text, &path).unwrap();
+        config
+            .p2p
+            .listen
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     /// Node `i`'s WebSocket RPC URL.
     pub fn ws(&self, i: usize) -> String {
         self.nodes[i].node.rpc.replacen("http://", "ws://", 1)

@@ -8,18 +8,24 @@ use accord_types::governance::ProposalStatus;
 
 use crate::{Fixture, Running};
 
+/// An agent whose first endpoint is `proxy` and second the honest server, with a deploy
+/// script that appends "ran" to `marker`.
+async fn start_behind(fixture: &Fixture, proxy: &LyingProxy) -> Running {
+    fixture.script("deploy.sh", "echo ran >> marker");
+    let config = fixture.config(
+        &[proxy.url().to_owned(), fixture.url()],
+        "[actions.default]\ncommand = [\"/bin/sh\", \"deploy.sh\"]\n",
+    );
+    Running::start(config).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_altered_digest_is_refused_and_the_honest_endpoint_serves_the_request() {
     let fixture = Fixture::new().await;
     let proxy = LyingProxy::start(&fixture.url(), Lie::AlterDigest)
         .await
         .unwrap();
-    fixture.script("deploy.sh", "echo ran >> marker");
-    let config = fixture.config(
-        &[proxy.url().to_owned(), fixture.url()],
-        "[actions.default]\ncommand = [\"/bin/sh\", \"deploy.sh\"]\n",
-    );
-    let agent = Running::start(config).await;
+    let agent = start_behind(&fixture, &proxy).await;
     let id = fixture.approve(test_utils::pipeline(&[]), &["eu"]);
 
     fixture.wait_status(id, ProposalStatus::Succeeded).await;
@@ -51,12 +57,7 @@ async fn a_forged_approval_is_refused_and_nothing_runs_until_the_chain_approves(
     )
     .await
     .unwrap();
-    fixture.script("deploy.sh", "echo ran >> marker");
-    let config = fixture.config(
-        &[proxy.url().to_owned(), fixture.url()],
-        "[actions.default]\ncommand = [\"/bin/sh\", \"deploy.sh\"]\n",
-    );
-    let agent = Running::start(config).await;
+    let agent = start_behind(&fixture, &proxy).await;
 
     // The forged request is refused: its receipt is not the one the header commits to.
     let deadline = std::time::Instant::now() + crate::DEADLINE;

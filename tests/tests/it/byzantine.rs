@@ -276,25 +276,10 @@ mod slow {
         }
     }
 
-    /// The p2p port of node `i`, from its configuration.
-    fn p2p_port(net: &Net, i: usize) -> u16 {
-        let path = net.nodes[i].node.home.join("config.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let config = accord_node::config::Config::parse(&text, &path).unwrap();
-        config
-            .p2p
-            .listen
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn connections_that_never_finish_their_handshake_are_capped() {
         let mut net = honest_three().await;
-        let port = p2p_port(&net, 0);
+        let port = net.p2p_port(0);
         // 100 connections that never say a word: the node keeps at most its pending
         // cap of them (32) and closes the others at once; it keeps finalizing.
         let mut silent = Vec::new();

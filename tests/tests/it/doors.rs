@@ -995,22 +995,6 @@ mod slow {
         );
     }
 
-    /// The p2p port of a node: its TCP port from its configuration.
-    fn p2p_port(net: &Net, i: usize) -> u16 {
-        let home = &net.nodes[i].node.home;
-        let path = home.join("config.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let config = accord_node::config::Config::parse(&text, &path).unwrap();
-        config
-            .p2p
-            .listen
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-
     /// Connects to `port`, writes `bytes`, and returns how long the node took to close
     /// the connection, or `None` if it was still open after `limit`.
     async fn poke(port: u16, bytes: Vec<u8>, limit: Duration) -> Option<Duration> {
@@ -1255,7 +1239,7 @@ mod slow {
             .to_owned();
         let mut doors = Doors::default();
         // A connection to the p2p port that never says anything, open meanwhile.
-        let port = p2p_port(&net, 0);
+        let port = net.p2p_port(0);
         let silent = tokio::spawn(poke(port, Vec::new(), Duration::from_secs(60)));
 
         rpc_doors(&mut doors, &addr).await;
