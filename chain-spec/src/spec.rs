@@ -1,7 +1,5 @@
 //! The validated, typed chain spec and what other crates ask of it.
 
-use std::io;
-
 use accord_types::governance::Role;
 use accord_types::params::{ConsensusParams, GovernanceParams, TierParams};
 use accord_types::ValidatorSet;
@@ -13,7 +11,7 @@ use crate::raw::{
     RawAccount, RawChainSpec, RawFreezeWindow, RawGovernance, RawObserver, RawRole, RawTierParams,
     RawTierTable, RawValidator,
 };
-use crate::{raw, time, validate, Error, Problem, Result};
+use crate::{time, Result};
 
 /// A validated chain spec: the genesis configuration every node of a chain shares.
 ///
@@ -63,32 +61,10 @@ impl Account {
 }
 
 impl ChainSpec {
-    /// Parses and validates a JSON chain spec.
-    ///
-    /// A structural error (bad JSON, a wrong type, a missing or unknown field) is an
-    /// [`Error::Syntax`](crate::Error::Syntax) at its path, line and column; otherwise
-    /// every broken rule is listed in one [`Error::Invalid`](crate::Error::Invalid).
-    pub fn from_json(json: &str) -> Result<Self> {
-        validate::check(&raw::parse(json)?)
-    }
-
     /// The spec as pretty-printed JSON, in the format [`ChainSpec::from_json`] reads.
     pub fn to_json_pretty(&self) -> String {
         // Serialising plain structs with string keys into a String cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
-    }
-
-    /// Checks the spec again; used on values that did not come from JSON.
-    pub(crate) fn validate(self) -> Result<Self> {
-        let checked = validate::check(&self.to_raw())?;
-        if checked != self {
-            // Unreachable while the text form and the checks agree; refuse rather than guess.
-            let message = "does not survive a round trip through its JSON form";
-            return Err(Error::Invalid {
-                problems: vec![Problem::new("$", message)],
-            });
-        }
-        Ok(self)
     }
 
     /// The hash every node of the chain agrees on: blake3 over the borsh encoding of
@@ -273,25 +249,5 @@ fn raw_governance(g: &GovernanceParams) -> RawGovernance {
 impl Serialize for ChainSpec {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.to_raw().serialize(serializer)
-    }
-}
-
-/// Decoding validates, as parsing JSON does: no unchecked spec can be made from bytes.
-impl BorshDeserialize for ChainSpec {
-    fn deserialize_reader<R: io::Read>(reader: &mut R) -> io::Result<Self> {
-        // Fields are read in declaration order, the order BorshSerialize writes them.
-        let unchecked = Self {
-            chain_id: BorshDeserialize::deserialize_reader(reader)?,
-            genesis_time: BorshDeserialize::deserialize_reader(reader)?,
-            regions: BorshDeserialize::deserialize_reader(reader)?,
-            validators: BorshDeserialize::deserialize_reader(reader)?,
-            observers: BorshDeserialize::deserialize_reader(reader)?,
-            accounts: BorshDeserialize::deserialize_reader(reader)?,
-            governance: BorshDeserialize::deserialize_reader(reader)?,
-            consensus: BorshDeserialize::deserialize_reader(reader)?,
-        };
-        unchecked
-            .validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
     }
 }

@@ -1,8 +1,10 @@
 //! Stage 2: turns the raw shape into a typed [`ChainSpec`], reporting every broken
-//! rule at its JSON path rather than stopping at the first.
+//! rule at its JSON path rather than stopping at the first. Every way of making a
+//! spec from outside data — JSON, borsh, a preset — ends here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
+use std::io;
 
 use accord_types::governance::Role;
 use accord_types::params::{
@@ -10,13 +12,14 @@ use accord_types::params::{
 };
 use accord_types::validator::{MAX_TOTAL_POWER, MAX_VALIDATORS};
 use accord_types::{ChainId, PublicKey, RegionId, Timestamp};
+use borsh::BorshDeserialize;
 
 use crate::raw::{
     RawAccount, RawChainSpec, RawFreezeWindow, RawGovernance, RawObserver, RawRole, RawTierParams,
     RawValidator,
 };
 use crate::spec::{Account, GenesisValidator, Observer};
-use crate::{time, ChainSpec, Error, Problem, Result};
+use crate::{raw, time, ChainSpec, Error, Problem, Result};
 
 /// Longest name of a validator, observer or account, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
@@ -77,6 +80,50 @@ pub(crate) fn check(raw: &RawChainSpec) -> Result<ChainSpec> {
         governance,
         consensus: raw.consensus.clone(),
     })
+}
+
+impl ChainSpec {
+    /// Parses and validates a JSON chain spec.
+    ///
+    /// A structural error (bad JSON, a wrong type, a missing or unknown field) is an
+    /// [`Error::Syntax`](crate::Error::Syntax) at its path, line and column; otherwise
+    /// every broken rule is listed in one [`Error::Invalid`](crate::Error::Invalid).
+    pub fn from_json(json: &str) -> Result<Self> {
+        check(&raw::parse(json)?)
+    }
+
+    /// Checks the spec again; used on values that did not come from JSON.
+    pub(crate) fn validate(self) -> Result<Self> {
+        let checked = check(&self.to_raw())?;
+        if checked != self {
+            // Unreachable while the text form and the checks agree; refuse rather than guess.
+            let message = "does not survive a round trip through its JSON form";
+            return Err(Error::Invalid {
+                problems: vec![Problem::new("$", message)],
+            });
+        }
+        Ok(self)
+    }
+}
+
+/// Decoding validates, as parsing JSON does: no unchecked spec can be made from bytes.
+impl BorshDeserialize for ChainSpec {
+    fn deserialize_reader<R: io::Read>(reader: &mut R) -> io::Result<Self> {
+        // Fields are read in declaration order, the order BorshSerialize writes them.
+        let unchecked = Self {
+            chain_id: BorshDeserialize::deserialize_reader(reader)?,
+            genesis_time: BorshDeserialize::deserialize_reader(reader)?,
+            regions: BorshDeserialize::deserialize_reader(reader)?,
+            validators: BorshDeserialize::deserialize_reader(reader)?,
+            observers: BorshDeserialize::deserialize_reader(reader)?,
+            accounts: BorshDeserialize::deserialize_reader(reader)?,
+            governance: BorshDeserialize::deserialize_reader(reader)?,
+            consensus: BorshDeserialize::deserialize_reader(reader)?,
+        };
+        unchecked
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    }
 }
 
 /// Collects problems, and remembers what must be unique across sections.

@@ -1,12 +1,11 @@
 //! The command line: `accord init`, `accord run`, `accord localnet`, `accord tx …`,
 //! `accord status`, `accord key …` and `accord spec …`.
 
-use std::fs::{self, DirBuilder};
+use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use accord_chain_spec::{preset, ChainSpec, KeyPurpose, NamedKey, PRESET_NAMES};
+use accord_chain_spec::{preset, ChainSpec, PRESET_NAMES};
 use accord_types::Keypair;
 use anyhow::{bail, Context, Result};
 use clap::builder::PossibleValuesParser;
@@ -420,7 +419,7 @@ fn key_show(file: &Path) -> Result<()> {
 fn spec_build(name: &str, out: Option<&Path>, keys_out: Option<&Path>) -> Result<()> {
     let preset = preset(name)?;
     if let Some(dir) = keys_out {
-        write_keys(dir, &preset.keys)?;
+        keyfile::write_all(dir, &preset.keys)?;
         eprintln!(
             "wrote {} key files to {} (insecure preset keys: for development only)",
             preset.keys.len(),
@@ -441,43 +440,6 @@ fn spec_build(name: &str, out: Option<&Path>, keys_out: Option<&Path>) -> Result
 }
 
 /// The file a preset key is written to.
-fn key_file_name(key: &NamedKey) -> String {
-    match key.purpose {
-        KeyPurpose::Consensus | KeyPurpose::Account => format!("{}.key", key.name),
-        KeyPurpose::P2p => format!("{}.p2p.key", key.name),
-    }
-}
-
-/// Writes preset keys into a new directory (mode 0700), one file each; never overwrites.
-pub fn write_keys(dir: &Path, keys: &[NamedKey]) -> Result<()> {
-    let shown = dir.display();
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create key directory {shown}"))?;
-    let meta = fs::metadata(dir).with_context(|| format!("cannot inspect {shown}"))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        bail!(
-            "key directory {shown} has mode {mode:04o}, which lets other users into it; \
-             use a new directory or run `chmod 700 {shown}`"
-        );
-    }
-    // Check every target first, so that a clash writes nothing.
-    let paths: Vec<PathBuf> = keys.iter().map(|k| dir.join(key_file_name(k))).collect();
-    if let Some(existing) = paths.iter().find(|p| p.exists()) {
-        bail!(
-            "{} already exists; key files are never overwritten, use an empty directory",
-            existing.display()
-        );
-    }
-    for (key, path) in keys.iter().zip(&paths) {
-        keyfile::write(path, &key.keypair)?;
-    }
-    Ok(())
-}
-
 fn spec_validate(file: &Path) -> Result<()> {
     let (shown, text) = if file == Path::new("-") {
         let mut text = String::new();

@@ -294,11 +294,8 @@ pub fn private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Writes a file of the node's home whole, replacing any earlier one atomically.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut file =
-        fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
+    crate::durable::replace_file(path, bytes, 0o644)
         .with_context(|| format!("cannot write {}", path.display()))
 }

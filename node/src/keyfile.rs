@@ -7,14 +7,17 @@
 //! Files are created with mode 0600 and never overwritten in place; a file whose mode
 //! lets group or other users read or change it is refused, with the fix in the error.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs::{self, DirBuilder, File};
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use accord_chain_spec::{KeyPurpose, NamedKey};
 use accord_types::codec::{hex_decode_array, hex_encode};
 use accord_types::{Keypair, PublicKey};
 use anyhow::{bail, ensure, Context, Result};
+
+use crate::durable;
 use serde::{Deserialize, Serialize};
 
 /// The only algorithm key files hold.
@@ -49,19 +52,51 @@ fn encode(keypair: &Keypair) -> String {
 
 /// Writes `keypair` to a new file at `path` with mode 0600; refuses if `path` exists.
 pub fn write(path: &Path, keypair: &Keypair) -> Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(KEY_FILE_MODE)
-        .open(path)
-        .with_context(|| format!("cannot create key file {}", path.display()))?;
-    let written = file
-        .write_all(encode(keypair).as_bytes())
-        .and_then(|()| file.sync_all());
-    if let Err(e) = written {
+    if let Err(e) = durable::write_new(path, encode(keypair).as_bytes(), KEY_FILE_MODE) {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            return Err(e).with_context(|| format!("cannot create key file {}", path.display()));
+        }
         // Leave no half-written key behind.
         let _ = fs::remove_file(path);
         return Err(e).with_context(|| format!("cannot write key file {}", path.display()));
+    }
+    durable::sync_dir(&durable::parent_dir(path))
+        .with_context(|| format!("cannot sync the directory of {}", path.display()))
+}
+
+fn key_file_name(key: &NamedKey) -> String {
+    match key.purpose {
+        KeyPurpose::Consensus | KeyPurpose::Account => format!("{}.key", key.name),
+        KeyPurpose::P2p => format!("{}.p2p.key", key.name),
+    }
+}
+
+/// Writes preset keys into a new directory (mode 0700), one file each; never overwrites.
+pub fn write_all(dir: &Path, keys: &[NamedKey]) -> Result<()> {
+    let shown = dir.display();
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create key directory {shown}"))?;
+    let meta = fs::metadata(dir).with_context(|| format!("cannot inspect {shown}"))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "key directory {shown} has mode {mode:04o}, which lets other users into it; \
+             use a new directory or run `chmod 700 {shown}`"
+        );
+    }
+    // Check every target first, so that a clash writes nothing.
+    let paths: Vec<PathBuf> = keys.iter().map(|k| dir.join(key_file_name(k))).collect();
+    if let Some(existing) = paths.iter().find(|p| p.exists()) {
+        bail!(
+            "{} already exists; key files are never overwritten, use an empty directory",
+            existing.display()
+        );
+    }
+    for (key, path) in keys.iter().zip(&paths) {
+        write(path, &key.keypair)?;
     }
     Ok(())
 }
@@ -69,23 +104,8 @@ pub fn write(path: &Path, keypair: &Keypair) -> Result<()> {
 /// Writes `keypair` to `path`, replacing any file there atomically: the new key is
 /// written to a fresh 0600 file beside it, then renamed over it.
 pub fn replace(path: &Path, keypair: &Keypair) -> Result<()> {
-    let temp = temp_path(path)?;
-    write(&temp, keypair)?;
-    if let Err(e) = fs::rename(&temp, path) {
-        let _ = fs::remove_file(&temp);
-        return Err(e).with_context(|| format!("cannot replace key file {}", path.display()));
-    }
-    Ok(())
-}
-
-pub(crate) fn temp_path(path: &Path) -> Result<PathBuf> {
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file path", path.display()))?;
-    let mut temp = std::ffi::OsString::from(".");
-    temp.push(name);
-    temp.push(format!(".tmp-{}", std::process::id()));
-    Ok(path.with_file_name(temp))
+    durable::replace_file(path, encode(keypair).as_bytes(), KEY_FILE_MODE)
+        .with_context(|| format!("cannot replace key file {}", path.display()))
 }
 
 /// Reads a key file: refuses one that group or other users may access, and checks

@@ -1,5 +1,5 @@
 //! The accord validator node: storage, consensus log, signer, p2p, mempool, consensus
-//! driver, block sync, RPC and the command-line interface, wired around the pure
+//! task, executor, block sync, RPC and the command-line interface, wired around the pure
 //! `accord-runtime` and `accord-consensus` crates.
 
 /// Block building and checking, from the runtime (no I/O).
@@ -7,7 +7,9 @@ pub use accord_runtime::chain;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod driver;
+pub mod consensus;
+mod durable;
+pub mod executor;
 pub mod fault;
 pub mod init;
 pub mod keyfile;
@@ -18,5 +20,7 @@ pub mod p2p;
 pub mod rpc;
 pub mod run;
 pub mod signer;
+pub mod status;
 pub mod storage;
+pub mod sync;
 pub mod wal;

@@ -93,7 +93,7 @@ pub fn prepare(home: &Path, shape: Shape, fresh: bool) -> Result<Vec<LocalNode>>
         fs::write(&spec_path, json)
             .with_context(|| format!("cannot write {}", spec_path.display()))?;
         let keys = home.join("keys");
-        crate::cli::write_keys(&keys, &net.keys)?;
+        crate::keyfile::write_all(&keys, &net.keys)?;
         for (i, v) in net.spec.validators().iter().enumerate() {
             let rpc_port = rpc_port(shape, i)?;
             init(&InitOptions {

@@ -1,8 +1,8 @@
 //! The node's Prometheus metrics, served on `/metrics` of the RPC port.
 //!
 //! ```text
-//!   driver ──commit time──────────────► accord_storage_commit_seconds
-//!   driver ──gossip verdicts──────────► accord_p2p_gossip_messages_total
+//!   executor ──commit time────────────► accord_storage_commit_seconds
+//!   consensus, tx admission ──verdicts► accord_p2p_gossip_messages_total
 //!   commits (broadcast) ──► follow()  ► height, block interval, validators and missing
 //!                                       validators by region, evidence, receipts by
 //!                                       outcome, proposals by kind and status
@@ -33,8 +33,8 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tokio::sync::broadcast;
 
-use crate::driver::{SharedPeers, SharedStatus};
 use crate::mempool::Mempool;
+use crate::status::{SharedPeers, SharedStatus};
 use crate::storage::Storage;
 
 type Labels = Vec<(String, String)>;

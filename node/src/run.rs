@@ -1,6 +1,6 @@
 //! `accord run`: opens (or creates) the node's database, checks that its parts agree,
-//! and runs the network, the RPC server and the consensus driver until SIGINT or
-//! SIGTERM. Shutdown lets the driver finish what it is doing (a block being committed
+//! and runs the network, the RPC server and the consensus task until SIGINT or
+//! SIGTERM. Shutdown lets the consensus task finish what it is doing (a block being committed
 //! is committed), then stops the RPC server and the network.
 
 use std::path::{Path, PathBuf};
@@ -15,14 +15,18 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::{Config, LogFormat, Overrides};
-use crate::driver::{self, DriverParts, DroppedLog, NodeStatus};
+use crate::consensus::{self, ConsensusParts};
+use crate::executor::{self, Executor, ExecutorParts};
 use crate::init::{expect_key, private_dir, read_spec};
 use crate::keyfile;
+use crate::mempool::gossip::GossipAdmission;
+use crate::mempool::DroppedLog;
 use crate::mempool::{CheckContext, Journal, Mempool};
 use crate::metrics::{Metrics, Sources};
 use crate::p2p::{self, P2pConfig};
 use crate::rpc::{self, NodeBackend};
 use crate::signer::SignerGuard;
+use crate::status::NodeStatus;
 use crate::storage::Storage;
 use crate::wal::Wal;
 use tokio::sync::broadcast;
@@ -305,31 +309,56 @@ async fn run_async(config: Config) -> Result<()> {
         info!("shutting down");
         let _ = stop.send(true);
     });
-    let parts = DriverParts {
+    let (executor, tip, executor_thread) = Executor::spawn(ExecutorParts {
+        chain_id: spec.chain_id().clone(),
+        params: spec.consensus().clone(),
+        storage: Arc::clone(&storage),
+        mempool: Arc::clone(&mempool),
+        journal: journal.clone(),
+        dropped,
+        commits,
+        metrics: Arc::clone(&metrics),
+        status: Arc::clone(&status),
+        regossip: executor::regossip(p2p.clone()),
+    })
+    .await?;
+    let transactions = GossipAdmission {
+        chain_id: spec.chain_id().clone(),
+        storage: Arc::clone(&storage),
+        mempool,
+        journal,
+        status: Arc::clone(&status),
+        p2p: p2p.clone(),
+        metrics: Arc::clone(&metrics),
+    }
+    .spawn();
+    let parts = ConsensusParts {
         chain_id: spec.chain_id().clone(),
         params: spec.consensus().clone(),
         keypair: consensus_key,
         storage,
+        executor: (executor, tip),
+        transactions,
         wal,
         recovered: recovered.records,
         signer,
         p2p: p2p.clone(),
         net_events,
-        mempool,
         status,
-        dropped,
         peers,
-        commits,
         metrics,
         shutdown,
         sync_response_bytes,
-        journal,
     };
-    let result = driver::run(parts).await;
+    let result = consensus::run(parts).await;
+    // The consensus actor held the last handle: the executor finishes what it was
+    // doing and stops.
+    let joined = tokio::task::spawn_blocking(move || executor_thread.join()).await;
     let _ = rpc_handle.stop();
     p2p.shutdown().await;
     rpc_handle.stopped().await;
-    result
+    result?;
+    joined.context("joining the executor thread")?
 }
 
 async fn wait_for_signal() {

@@ -11,10 +11,9 @@ use std::sync::Arc;
 use accord_runtime::test_utils::{self, TestChain};
 use accord_runtime::Query;
 use accord_state::{MemStore, StateStore};
-use accord_types::consensus::VoteType;
 use accord_types::{
     Block, CommitCertificate, Event, EventCursor, Hash, Header, Height, Keypair, Payload,
-    PublicKey, Receipt, Round, Transaction, ValidatorSet, Vote,
+    PublicKey, Receipt, Round, Transaction, ValidatorSet,
 };
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
@@ -197,21 +196,7 @@ impl MemoryNode {
         height: Height,
         hash: Hash,
     ) -> CommitCertificate {
-        let votes: Vec<Vote> = self
-            .keys
-            .iter()
-            .map(|k| {
-                Vote::sign(
-                    k,
-                    chain_id,
-                    height,
-                    Round(0),
-                    VoteType::Precommit,
-                    Some(hash),
-                )
-            })
-            .collect();
-        CommitCertificate::from_precommits(height, Round(0), hash, &votes)
+        test_utils::certify(&self.keys, chain_id, height, hash)
     }
 
     fn stored<T>(&self, height: Height, f: impl FnOnce(&Stored) -> T) -> Option<T> {

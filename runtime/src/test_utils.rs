@@ -18,8 +18,8 @@ use accord_types::governance::{
     ProposalStatus, RiskLevel, Role, RolloutPhase, Urgency, ValidatorSpec,
 };
 use accord_types::{
-    ChainId, Hash, Height, Keypair, Nonce, Outcome, Payload, ProposalId, PublicKey, QuorumRule,
-    RegionId, Timestamp, Transaction,
+    ChainId, CommitCertificate, Hash, Height, Keypair, Nonce, Outcome, Payload, ProposalId,
+    PublicKey, QuorumRule, RegionId, Round, Timestamp, Transaction, Vote, VoteType,
 };
 
 use crate::{
@@ -81,6 +81,37 @@ pub fn genesis() -> Genesis {
         validators,
         rule: QuorumRule::Global,
     }
+}
+
+/// The consensus keys of the test genesis's validators.
+pub fn validator_keys() -> Vec<Keypair> {
+    ["eu-1", "eu-2", "us-1", "ap-1"]
+        .iter()
+        .map(|name| key(&format!("validator/{name}")))
+        .collect()
+}
+
+/// A round-0 commit certificate for block `hash` at `height`, signed by `keys`.
+pub fn certify(
+    keys: &[Keypair],
+    chain_id: &ChainId,
+    height: Height,
+    hash: Hash,
+) -> CommitCertificate {
+    let votes: Vec<Vote> = keys
+        .iter()
+        .map(|k| {
+            Vote::sign(
+                k,
+                chain_id,
+                height,
+                Round(0),
+                VoteType::Precommit,
+                Some(hash),
+            )
+        })
+        .collect();
+    CommitCertificate::from_precommits(height, Round(0), hash, &votes)
 }
 
 /// A validator description with keys derived from its name.

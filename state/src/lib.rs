@@ -48,6 +48,7 @@
 )]
 
 pub mod error;
+mod limits;
 pub mod overlay;
 pub mod proof;
 pub mod state;

@@ -16,7 +16,8 @@ use accord_types::Hash;
 use rayon::prelude::*;
 
 use crate::error::{short_hex, Error, Result};
-use crate::state::{check_key, value_key, StateView, MAX_VALUE_BYTES, ROOT_KEY};
+use crate::limits::MAX_VALUE_BYTES;
+use crate::state::{check_key, value_key, StateView, ROOT_KEY};
 use crate::store::WriteBatch;
 use crate::tree::{key_path, value_hash, Leaf, EMPTY_ROOT};
 use crate::update::{self, Change, RawOp};

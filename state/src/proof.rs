@@ -5,7 +5,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{short_hex, ProofError};
-use crate::state::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use crate::limits::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use crate::tree::{
     key_path, leaf_hash, node_hash, path_bit, shares_prefix, value_hash, EMPTY_ROOT, TREE_DEPTH,
 };

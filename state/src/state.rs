@@ -13,15 +13,11 @@ use std::ops::ControlFlow;
 use accord_types::Hash;
 
 use crate::error::{Error, Result};
+pub use crate::limits::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use crate::proof::{StateProof, Terminal};
 use crate::store::StateStore;
 use crate::tree::{key_path, nibble, value_hash, Subtree, EMPTY_ROOT, MAX_PAGE_DEPTH, PAGE_LEVELS};
 use crate::update::read_page;
-
-/// Longest application key.
-pub const MAX_KEY_BYTES: usize = 1024;
-/// Longest value.
-pub const MAX_VALUE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Raw key prefix of application values: `0x01 ‖ key`.
 pub const VALUE_PREFIX: u8 = 0x01;

@@ -4,12 +4,18 @@
 //! over the chain's limits, votes of any kind, any gossip, and lies in answer to block
 //! sync. The honest nodes must keep finalizing and must not relay what they refuse.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accord_node::driver::wire::ConsensusWire;
+use accord_node::consensus::wire::ConsensusWire;
 use accord_node::p2p::{NetEvent, P2pConfig, P2pHandle, SyncRequest, SyncResponse, Topic, Verdict};
+use accord_types::block::Header;
 use accord_types::consensus::VoteType;
-use accord_types::{Block, ChainId, ConsensusProposal, Hash, Height, Keypair, Round, Vote};
+use accord_types::{
+    Block, ChainId, CommitCertificate, ConsensusProposal, Hash, Height, Keypair, PublicKey, Round,
+    Timestamp, Vote,
+};
 use tokio::sync::watch;
 
 use crate::net::Net;
@@ -27,6 +33,67 @@ pub enum SyncLie {
     },
     /// Answers nothing at all (every request times out on the asker's side).
     Mute,
+    /// Claims to be two blocks past the highest height it has seen votes of, and answers
+    /// a range with a block of its own under a certificate only it signed.
+    Forged,
+}
+
+/// One signed step of a validator: its key, height, round and step.
+pub type SignedStep = (PublicKey, Height, Round, &'static str);
+
+/// Every consensus message heard on gossip (those whose signatures verify), by signed step,
+/// with the values signed for it: an honest validator signs one value per step.
+#[derive(Debug, Clone, Default)]
+pub struct Heard {
+    steps: BTreeMap<SignedStep, BTreeSet<Option<Hash>>>,
+}
+
+/// Signed steps remembered at most (a test's worth).
+const MAX_HEARD: usize = 1 << 20;
+
+impl Heard {
+    fn note(&mut self, step: SignedStep, value: Option<Hash>) {
+        if self.steps.len() < MAX_HEARD || self.steps.contains_key(&step) {
+            self.steps.entry(step).or_default().insert(value);
+        }
+    }
+
+    fn vote(&mut self, vote: &Vote) {
+        let step = match vote.vote_type {
+            VoteType::Prevote => "prevote",
+            VoteType::Precommit => "precommit",
+        };
+        self.note(
+            (vote.validator, vote.height, vote.round, step),
+            vote.block_hash,
+        );
+    }
+
+    fn proposal(&mut self, proposal: &ConsensusProposal) {
+        self.note(
+            (
+                proposal.proposer,
+                proposal.height,
+                proposal.round,
+                "proposal",
+            ),
+            Some(proposal.block_hash),
+        );
+    }
+
+    /// How many steps `key` was heard signing.
+    pub fn steps_of(&self, key: &PublicKey) -> usize {
+        self.steps.keys().filter(|(k, ..)| k == key).count()
+    }
+
+    /// The steps heard signed with more than one value: equivocations.
+    pub fn conflicts(&self) -> Vec<(SignedStep, BTreeSet<Option<Hash>>)> {
+        self.steps
+            .iter()
+            .filter(|(_, values)| values.len() > 1)
+            .map(|(step, values)| (*step, values.clone()))
+            .collect()
+    }
 }
 
 /// A Byzantine validator.
@@ -39,6 +106,7 @@ pub struct Byzantine {
     pub chain_id: ChainId,
     stamp: u64,
     lie: watch::Sender<Option<SyncLie>>,
+    heard: Arc<Mutex<Heard>>,
     events: tokio::task::JoinHandle<()>,
 }
 
@@ -64,6 +132,10 @@ impl Byzantine {
         let (p2p, mut events) = accord_node::p2p::spawn(config).unwrap();
         let (lie, lies) = watch::channel(None);
         let p2p_events = p2p.clone();
+        let forger = key.clone();
+        let chain_id = spec.chain_id().clone();
+        let heard = Arc::new(Mutex::new(Heard::default()));
+        let hearing = Arc::clone(&heard);
         let events = tokio::spawn(async move {
             // Requests left unanswered stay open until the asker gives up.
             let mut held = std::collections::VecDeque::new();
@@ -76,8 +148,17 @@ impl Byzantine {
                     ..
                 } = &event
                 {
-                    if let Ok(ConsensusWire::Vote(vote)) = ConsensusWire::decode_stamped(data) {
-                        seen = seen.max(vote.height.0);
+                    match ConsensusWire::decode_stamped(data) {
+                        Ok(ConsensusWire::Vote(vote)) if vote.verify(&chain_id).is_ok() => {
+                            seen = seen.max(vote.height.0);
+                            hearing.lock().unwrap().vote(&vote);
+                        }
+                        Ok(ConsensusWire::Proposal { proposal, .. })
+                            if proposal.verify(&chain_id).is_ok() =>
+                        {
+                            hearing.lock().unwrap().proposal(&proposal);
+                        }
+                        _ => {}
                     }
                 }
                 if let NetEvent::Gossip { from, id, .. } = &event {
@@ -96,6 +177,12 @@ impl Byzantine {
                         (Some(SyncLie::Silent { ahead }), SyncRequest::Status) => {
                             Some(status(seen.saturating_add(ahead)))
                         }
+                        (Some(SyncLie::Forged), SyncRequest::Status) => {
+                            Some(status(seen.saturating_add(2)))
+                        }
+                        (Some(SyncLie::Forged), SyncRequest::Blocks { from, .. }) => Some(
+                            SyncResponse::Blocks(vec![forged(&forger, &chain_id, *from)]),
+                        ),
                         (Some(SyncLie::Silent { .. } | SyncLie::Mute), _) => None,
                         (_, SyncRequest::Blocks { .. }) => Some(SyncResponse::Blocks(Vec::new())),
                         (_, SyncRequest::BlockByHash(_)) => Some(SyncResponse::Block(None)),
@@ -119,8 +206,14 @@ impl Byzantine {
             chain_id: spec.chain_id().clone(),
             stamp: 0,
             lie,
+            heard,
             events,
         }
+    }
+
+    /// What it has heard signed so far.
+    pub fn heard(&self) -> Heard {
+        self.heard.lock().unwrap().clone()
     }
 
     /// From now on, answers block sync with `lie`.
@@ -198,4 +291,38 @@ impl Byzantine {
             block_hash,
         ))
     }
+}
+
+/// A block of `height` by `key` with made-up roots, under a commit certificate that only
+/// `key` signed (a quarter of the power at most: no quorum).
+fn forged(key: &Keypair, chain_id: &ChainId, height: Height) -> (Block, CommitCertificate) {
+    let block = Block {
+        header: Header {
+            chain_id: chain_id.clone(),
+            height,
+            parent_hash: Hash::ZERO,
+            timestamp: Timestamp(1),
+            proposer: key.public(),
+            transactions_root: accord_types::block::transactions_root(&[]),
+            evidence_root: Hash::ZERO,
+            state_root: Hash::ZERO,
+            receipts_root: Hash::ZERO,
+            validator_set_hash: Hash::ZERO,
+            last_commit_hash: Hash::ZERO,
+        },
+        transactions: Vec::new(),
+        evidence: Vec::new(),
+        last_commit: None,
+    };
+    let hash = block.hash();
+    let vote = Vote::sign(
+        key,
+        chain_id,
+        height,
+        Round(0),
+        VoteType::Precommit,
+        Some(hash),
+    );
+    let certificate = CommitCertificate::from_precommits(height, Round(0), hash, &[vote]);
+    (block, certificate)
 }

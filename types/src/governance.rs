@@ -4,42 +4,9 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+pub use crate::params::RiskLevel;
 use crate::params::{FreezeWindow, TierParams};
 use crate::{Hash, Height, ProposalId, PublicKey, RegionId, Timestamp, Validator};
-
-/// Risk tiers, in increasing order.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    BorshSerialize,
-    BorshDeserialize,
-    Serialize,
-    Deserialize,
-)]
-#[cfg_attr(any(test, feature = "test-utils"), derive(proptest_derive::Arbitrary))]
-#[serde(rename_all = "snake_case")]
-#[borsh(use_discriminant = false)]
-pub enum RiskLevel {
-    /// Routine.
-    Low,
-    /// Noticeable.
-    Medium,
-    /// Serious.
-    High,
-    /// Could take regions down.
-    Critical,
-}
-
-impl RiskLevel {
-    /// Every tier, lowest first.
-    pub const ALL: [Self; 4] = [Self::Low, Self::Medium, Self::High, Self::Critical];
-}
 
 /// What the author expects a change to cost.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

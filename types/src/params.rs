@@ -7,7 +7,6 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::MAX_BLOCK_BYTES;
-use crate::governance::RiskLevel;
 use crate::{Error, RegionId, Timestamp};
 
 /// A fraction in basis points: `10_000` is one. Written as a decimal string
@@ -105,6 +104,40 @@ impl FromStr for Fraction {
 }
 
 crate::codec::serde_via_str!(Fraction, "a decimal fraction such as \"0.6667\"");
+
+/// Risk tiers, in increasing order.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[cfg_attr(any(test, feature = "test-utils"), derive(proptest_derive::Arbitrary))]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = false)]
+pub enum RiskLevel {
+    /// Routine.
+    Low,
+    /// Noticeable.
+    Medium,
+    /// Serious.
+    High,
+    /// Could take regions down.
+    Critical,
+}
+
+impl RiskLevel {
+    /// Every tier, lowest first.
+    pub const ALL: [Self; 4] = [Self::Low, Self::Medium, Self::High, Self::Critical];
+}
 
 /// The governance parameters of one risk tier.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

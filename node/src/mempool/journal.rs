@@ -5,7 +5,7 @@
 //! ```text
 //!   RPC submit ─┐ append(bytes)           ┌──────── writer thread ─────────┐
 //!   gossip ─────┼──── bounded channel ───►│ append: length-prefixed record │──► mempool.journal
-//!   driver ─────┘ rewrite(pool contents)  │ rewrite: temp file, fsync,     │
+//!   executor ───┘ rewrite(pool contents)  │ rewrite: temp file, fsync,     │
 //!                 (every REWRITE_EVERY    │   rename, fsync the directory   │
 //!                  blocks, and at start)  └────────────────────────────────┘
 //! ```
@@ -130,9 +130,7 @@ fn replace(path: &Path, txs: &[Vec<u8>]) -> io::Result<File> {
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     }
     std::fs::rename(&temp, path)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
-    }
+    crate::durable::sync_dir(&crate::durable::parent_dir(path))?;
     OpenOptions::new().append(true).open(path)
 }
 

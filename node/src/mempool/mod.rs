@@ -81,7 +81,9 @@
 
 mod admission;
 mod config;
+pub mod dropped;
 mod error;
+pub mod gossip;
 pub mod journal;
 mod pool;
 
@@ -91,6 +93,7 @@ mod tests;
 pub use accord_runtime::CheckContext;
 pub use admission::{prepare, prepare_raw, Prepared};
 pub use config::MempoolConfig;
+pub use dropped::{DroppedLog, DroppedTx};
 pub use error::{AddError, Cap, ConfigError, Dropped};
 pub use journal::Journal;
 pub use pool::Mempool;

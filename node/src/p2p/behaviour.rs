@@ -9,7 +9,7 @@ use libp2p::{allow_block_list, connection_limits, identity, noise, tcp, yamux, P
 
 use super::config::P2pConfig;
 use super::error::{P2pError, Result};
-use super::ingress::MsgId;
+use super::msg_id::MsgId;
 use super::sync::{protocol_name, SyncCodec};
 
 /// Room on top of `max_message_bytes` for gossipsub's framing of one message (topic,

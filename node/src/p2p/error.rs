@@ -2,7 +2,7 @@
 
 use accord_types::PublicKey;
 
-use super::ingress::MsgId;
+use super::msg_id::MsgId;
 
 /// What can go wrong in the p2p layer, each with what to do about it.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -5,12 +5,13 @@ use std::fmt;
 use std::time::Duration;
 
 use accord_types::PublicKey;
-use libp2p::gossipsub::{MessageAcceptance, MessageId};
+use libp2p::gossipsub::MessageAcceptance;
 use libp2p::request_response::ResponseChannel;
 use libp2p::Multiaddr;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::{P2pError, Result};
+pub use super::msg_id::MsgId;
 use super::sync::{SyncRequest, SyncResponse};
 
 /// A gossip topic. Each is named after the chain id: `accord/<chain-id>/tx/1` and
@@ -34,45 +35,6 @@ impl Topic {
             Self::Consensus => "consensus",
         };
         format!("accord/{chain}/{short}/1")
-    }
-}
-
-/// A gossip message id: the blake3 hash of the message's bytes, so the same bytes
-/// have the same id whoever publishes them.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MsgId([u8; 32]);
-
-impl MsgId {
-    /// The id of a message with these bytes.
-    pub fn of(data: &[u8]) -> Self {
-        Self(*blake3::hash(data).as_bytes())
-    }
-
-    /// The hash bytes.
-    pub const fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// gossipsub's form of the id.
-    pub(crate) fn to_gossipsub(self) -> MessageId {
-        MessageId::new(&self.0)
-    }
-
-    /// Reads back gossipsub's form; `None` for ids this node did not compute.
-    pub(crate) fn from_gossipsub(id: &MessageId) -> Option<Self> {
-        <[u8; 32]>::try_from(id.0.as_slice()).ok().map(Self)
-    }
-}
-
-impl fmt::Display for MsgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for MsgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MsgId({self})")
     }
 }
 

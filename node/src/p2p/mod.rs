@@ -9,7 +9,7 @@
 //! blocks and inspect the network, and one receiver of [`NetEvent`]s.
 //!
 //! ```text
-//!  consensus driver ─┐ publish / report / request        ┌──────────── p2p task ───────────┐
+//!  consensus task ───┐ publish / report / request        ┌──────────── p2p task ───────────┐
 //!  mempool ──────────┼──────── P2pHandle ──(commands)───►│ allow list ─ connection limits   │
 //!  block sync ───────┘                                   │ gossipsub (tx, consensus topics) │◄─► TCP+Noise+Yamux
 //!        ▲                                               │ request-response (sync, borsh)   │    peers
@@ -58,6 +58,7 @@ mod config;
 mod dialer;
 mod error;
 mod ingress;
+mod msg_id;
 mod sync;
 
 #[cfg(test)]
@@ -73,7 +74,8 @@ use tokio::sync::mpsc;
 
 pub use config::{P2pConfig, DEFAULT_MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES};
 pub use error::{P2pError, Result};
-pub use ingress::{BootstrapStatus, MsgId, NetEvent, P2pHandle, ReplyHandle, Topic, Verdict};
+pub use ingress::{BootstrapStatus, NetEvent, P2pHandle, ReplyHandle, Topic, Verdict};
+pub use msg_id::MsgId;
 pub use sync::{
     decode_request, decode_response, SyncRequest, SyncResponse, DEFAULT_MAX_RESPONSE_BYTES,
     MAX_BLOCKS_PER_REQUEST, MAX_ERROR_TEXT, MAX_REQUEST_BYTES, MIN_RESPONSE_BYTES,

@@ -1,5 +1,5 @@
 //! The node's side of the API: the backend traits of `accord-rpc` over the database,
-//! the pool, the network and the driver's status. The methods, their parameters and
+//! the pool, the network and the node's status. The methods, their parameters and
 //! their answers live in `accord-rpc` (docs/RPC.md).
 //!
 //! Every read that touches several state keys goes through one RocksDB snapshot
@@ -29,9 +29,10 @@ use tokio::sync::broadcast;
 
 pub use accord_rpc::error::{INVALID_PARAMS, NODE_ERROR, TX_REFUSED};
 
-use crate::driver::{DroppedLog, SharedPeers, SharedStatus};
+use crate::mempool::DroppedLog;
 use crate::mempool::Mempool;
 use crate::p2p::{P2pHandle, Topic};
+use crate::status::{SharedPeers, SharedStatus};
 use crate::storage::Storage;
 
 /// Committed blocks buffered for subscriptions; a subscription further behind reads

@@ -58,8 +58,8 @@ use accord_types::{Domain, Hash, Height, Round, VoteType};
 use borsh::BorshSerialize;
 use serde::{Deserialize, Serialize};
 
+use crate::durable::replace_file;
 use crate::keyfile::KEY_FILE_MODE;
-use crate::wal::replace_file;
 
 /// Format version of the state file.
 pub const STATE_VERSION: u32 = 1;
@@ -165,7 +165,7 @@ impl SignerGuard {
         let file = match File::open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let dir = crate::wal::parent_dir(path);
+                let dir = crate::durable::parent_dir(path);
                 if !dir.is_dir() {
                     let missing = io::Error::new(
                         io::ErrorKind::NotFound,

@@ -41,10 +41,7 @@ fn open_at_genesis(dir: &Path) -> (Storage, TestChain) {
 }
 
 fn validator_keys() -> Vec<Keypair> {
-    ["eu-1", "eu-2", "us-1", "ap-1"]
-        .iter()
-        .map(|name| test_utils::key(&format!("validator/{name}")))
-        .collect()
+    test_utils::validator_keys()
 }
 
 fn validator_set() -> ValidatorSet {

@@ -13,7 +13,7 @@
 //!   record        …
 //! ```
 //!
-//! Payloads are opaque here (the consensus driver writes borsh inputs). The driver
+//! Payloads are opaque here (the consensus task writes borsh inputs). The task
 //! calls [`Wal::append`] (buffered) for each input before processing it and
 //! [`Wal::sync`] (flush and `fdatasync`) before any message it signed leaves the node.
 //! After a block is committed, [`Wal::reset`] prunes the log by replacing it
@@ -50,12 +50,11 @@
 //! The log does not lock its file: one node owns a data directory because it holds the
 //! RocksDB lock of its storage, which it opens first.
 
-mod durable;
 mod error;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use durable::{parent_dir, replace_file};
+use crate::durable::replace_file;
 pub use error::{Result, WalError};
 
 use std::fs::{self, File, OpenOptions};

@@ -2,7 +2,7 @@
 //! temporary directories. Tests of running networks are in the `accord-tests` crate
 //! (`tests/`).
 
-mod doors;
+mod boundaries;
 mod init;
 mod key;
 mod spec;

@@ -8,7 +8,7 @@
 //! equal the execution's. The execution is kept ([`Executed`]) so a block that is
 //! decided is committed without running it again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::records::ValidatorRecord;
 use crate::{execute_block, BlockContext, BlockOutcome, Query, SignatureCheck};
@@ -190,6 +190,10 @@ pub struct Checking<'a> {
     pub validators: &'a ValidatorSet,
     /// The set that decided the parent (for the parent's certificate); unused at height 1.
     pub parent_validators: &'a ValidatorSet,
+    /// The sets that decided the earlier heights the block's evidence is of (each item
+    /// is judged by the set of its own height; one of the block's height by
+    /// `validators`). The caller reads them with [`evidence_heights`].
+    pub evidence_sets: &'a BTreeMap<Height, ValidatorSet>,
     /// This node's clock, to refuse timestamps too far ahead; `None` for blocks that
     /// come with a commit certificate (already decided: the network accepted them).
     pub now: Option<Timestamp>,
@@ -349,9 +353,42 @@ pub fn check_header(checking: &Checking<'_>, block: &Block) -> Result<(), BlockE
         if !seen.insert(evidence.hash()) {
             return Err(BlockError::Invalid("the same evidence twice".into()));
         }
-        evidence.verify(checking.chain_id, checking.validators)?;
+        let set = evidence_set(checking, header.height, evidence.height())?;
+        evidence.verify(checking.chain_id, set)?;
     }
     Ok(())
+}
+
+/// The earlier heights whose validator sets judge `evidence` in a block of `height`.
+pub fn evidence_heights(height: Height, evidence: &[Evidence]) -> BTreeSet<Height> {
+    evidence
+        .iter()
+        .map(Evidence::height)
+        .filter(|h| h.0 > 0 && *h < height)
+        .collect()
+}
+
+/// The set that judges evidence of `of` in a block of `height`.
+fn evidence_set<'a>(
+    checking: &Checking<'a>,
+    height: Height,
+    of: Height,
+) -> Result<&'a ValidatorSet, BlockError> {
+    if of == height {
+        return Ok(checking.validators);
+    }
+    if of > height {
+        return Err(BlockError::Invalid(format!(
+            "evidence of height {} in a block of height {}",
+            of.0, height.0
+        )));
+    }
+    checking.evidence_sets.get(&of).ok_or_else(|| {
+        BlockError::Invalid(format!(
+            "evidence of height {}, whose validator set is not known",
+            of.0
+        ))
+    })
 }
 
 #[cfg(test)]

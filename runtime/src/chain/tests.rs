@@ -49,10 +49,14 @@ fn checking<'a>(chain: &'a TestChain, validators: &'a ValidatorSet) -> Checking<
         parent: genesis_parent(chain),
         validators,
         parent_validators: validators,
+        evidence_sets: &NO_SETS,
         now: Some(chain.timestamp),
         limits: LIMITS,
     }
 }
+
+/// No earlier validator sets (blocks without evidence of earlier heights).
+static NO_SETS: BTreeMap<Height, ValidatorSet> = BTreeMap::new();
 
 /// Roomy limits for the tests that are not about them.
 const LIMITS: BlockLimits = BlockLimits {
@@ -229,6 +233,7 @@ fn the_second_block_must_carry_a_quorum_certificate_for_the_first() {
         parent,
         validators: &validators,
         parent_validators: &validators,
+        evidence_sets: &NO_SETS,
         now: Some(Timestamp(parent.timestamp.0 + 1_000)),
         limits: LIMITS,
     };
@@ -248,4 +253,84 @@ fn genesis_batch() -> accord_state::WriteBatch {
         .build(&MemStore::new())
         .unwrap()
         .batch
+}
+
+fn double_vote(name: &str, chain_id: &ChainId, height: Height) -> Evidence {
+    let key = key(&format!("validator/{name}"));
+    let vote = |block: &[u8]| {
+        Vote::sign(
+            &key,
+            chain_id,
+            height,
+            Round(0),
+            VoteType::Prevote,
+            Some(Hash::digest(accord_types::Domain::PAYLOAD, block)),
+        )
+    };
+    Evidence::duplicate_vote(vote(b"a"), vote(b"b")).unwrap()
+}
+
+#[test]
+fn evidence_is_judged_by_the_set_of_its_own_height() {
+    let mut chain = TestChain::new();
+    let (validators, _) = validators_at(&chain.store, Height(1)).unwrap();
+    let chain_id = chain.chain_id.clone();
+    let build_with = |chain: &mut TestChain, evidence: Vec<Evidence>| {
+        build(
+            &chain.store,
+            Proposing {
+                chain_id: &chain.chain_id,
+                parent: genesis_parent(chain),
+                proposer: proposer(),
+                validators: &validators,
+                last_commit: None,
+                now: chain.timestamp,
+            },
+            Vec::new(),
+            evidence,
+        )
+        .unwrap()
+    };
+    // Evidence of the block's own height is judged by the block's set.
+    let own = build_with(&mut chain, vec![double_vote("eu-2", &chain_id, Height(1))]);
+    check(&chain.store, checking(&chain, &validators), &own.block).unwrap();
+    // Evidence of a later height cannot be.
+    let later = build_with(&mut chain, vec![double_vote("eu-2", &chain_id, Height(2))]);
+    let error = check(&chain.store, checking(&chain, &validators), &later.block).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("evidence of height 2 in a block of height 1"),
+        "{error}"
+    );
+    assert!(error.is_block_fault());
+
+    // Earlier heights are judged by their own sets: a signer of that set counts, one
+    // only in the block's set does not; a height whose set is unknown is refused.
+    let earlier = [double_vote("eu-2", &chain.chain_id, Height(3))];
+    assert_eq!(
+        evidence_heights(Height(5), &earlier),
+        BTreeSet::from([Height(3)])
+    );
+    assert!(evidence_heights(Height(3), &earlier).is_empty());
+    let with_set = |sets: &BTreeMap<Height, ValidatorSet>| -> Result<(), BlockError> {
+        let checking = Checking {
+            evidence_sets: sets,
+            ..checking(&chain, &validators)
+        };
+        let set = evidence_set(&checking, Height(5), Height(3))?;
+        Ok(earlier[0].verify(&chain.chain_id, set)?)
+    };
+    let error = with_set(&BTreeMap::new()).unwrap_err();
+    assert!(
+        error.to_string().contains("validator set is not known"),
+        "{error}"
+    );
+    with_set(&BTreeMap::from([(Height(3), validators.clone())])).unwrap();
+    let others = ValidatorSet::new(
+        vec![crate::test_utils::validator_spec("us-9", "us", 10).to_validator()],
+        accord_types::QuorumRule::Global,
+    )
+    .unwrap();
+    assert!(with_set(&BTreeMap::from([(Height(3), others)])).is_err());
 }

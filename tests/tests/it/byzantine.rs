@@ -130,23 +130,34 @@ mod slow {
         while started.elapsed() < Duration::from_secs(5) {
             let status = net.client(0).status().await.unwrap();
             let next = status.height.0 + 1;
-            // Its own turn: the round whose proposer it is (round 0 passes over it, absent).
-            let turn = (1..=200u32)
-                .find(|r| {
-                    accord_consensus::proposer::scheduled(&validators, next + u64::from(*r))
-                        == Some(&byz.key.public())
-                })
-                .unwrap();
-            let oversized = block(&byz, next, status.hash, big.clone());
-            assert!(accord_types::codec::encode(&oversized).len() as u64 > max_block);
-            byz.send(&byz.proposal(Round(turn), oversized))
-                .await
-                .unwrap();
+            // Its own turn at `height`: the round whose proposer it is (round 0 passes
+            // over it, absent).
+            let me = byz.key.public();
+            let turn = |height: u64| {
+                (1..=200u32)
+                    .find(|r| {
+                        accord_consensus::proposer::scheduled(&validators, height + u64::from(*r))
+                            == Some(&me)
+                    })
+                    .unwrap()
+            };
+            // For the height being decided and the next one too, each in its own turn:
+            // the network may have moved on by the time a block this size has crossed
+            // it, and the next height's proposals are taken (and held to the same
+            // limits) as well.
+            for height in [next, next + 1] {
+                let turn = turn(height);
+                let oversized = block(&byz, height, status.hash, big.clone());
+                assert!(accord_types::codec::encode(&oversized).len() as u64 > max_block);
+                byz.send(&byz.proposal(Round(turn), oversized))
+                    .await
+                    .unwrap();
+            }
             for round in 0..8 {
                 let small = block(&byz, next, status.hash, filler(&byz, 64 * 1024));
                 byz.send(&byz.proposal(Round(round), small)).await.unwrap();
             }
-            sent += 9;
+            sent += 10;
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
 
@@ -184,10 +195,44 @@ mod slow {
         for i in 0..BYZANTINE {
             let log = net.log(i);
             assert!(
-                log.contains("claimed blocks it did not deliver"),
+                log.contains("did not deliver blocks it claimed"),
                 "node {i} never caught the lie:\n{}",
                 tail(&log, 40)
             );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn blocks_under_forged_certificates_are_refused_and_their_sender_passed_over() {
+        let mut net = honest_three().await;
+        let byz = Byzantine::join(&net, BYZANTINE, 8 << 20);
+        byz.wait_for_mesh(BYZANTINE).await;
+        byz.lie_in_sync(SyncLie::Forged);
+        advances(&mut net, 15).await;
+        for i in 0..BYZANTINE {
+            let log = net.log(i);
+            assert!(
+                log.contains("synced block's certificate does not verify"),
+                "node {i} never checked the forged certificate:\n{}",
+                tail(&log, 40)
+            );
+            assert!(
+                log.contains("sent blocks that do not check"),
+                "node {i} did not pass over the forger:\n{}",
+                tail(&log, 40)
+            );
+            assert!(!log.contains("panicked"), "{}", tail(&log, 40));
+        }
+        // The forged blocks are nowhere in the chain: every node has the same blocks.
+        let height = net.height(0).await.unwrap();
+        for i in 1..BYZANTINE {
+            net.wait_height(i, height, LIMIT).await;
+        }
+        for h in [1, height / 2, height] {
+            let block = net.block(0, h).await;
+            for i in 1..BYZANTINE {
+                assert_eq!(net.block(i, h).await, block, "node {i} at height {h}");
+            }
         }
     }
 

@@ -12,6 +12,7 @@ pub mod slow {
     use accord_rpc::SystemApiClient;
     use serde_json::Value;
 
+    use accord_tests::byzantine::Byzantine;
     use accord_tests::net::{tail, Net};
 
     const LIMIT: Duration = Duration::from_secs(120);
@@ -63,7 +64,12 @@ pub mod slow {
     /// No node saw two different votes from one validator or withheld a conflicting
     /// one of its own, and none panicked.
     fn no_equivocation_nor_panic(net: &Net) {
-        for i in 0..net.nodes.len() {
+        no_equivocation_nor_panic_among(net, 0..net.nodes.len());
+    }
+
+    /// [`no_equivocation_nor_panic`] for the nodes `nodes` (those that ran).
+    fn no_equivocation_nor_panic_among(net: &Net, nodes: std::ops::Range<usize>) {
+        for i in nodes {
             net.assert_no_double_signing(i);
         }
     }
@@ -133,6 +139,47 @@ pub mod slow {
             .unwrap()
             .subsec_nanos();
         Duration::from_millis(range.start + u64::from(nanos) % (range.end - range.start))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_validator_killed_again_and_again_never_signs_two_values_for_one_step_as_its_peers_hear_it(
+    ) {
+        // Five validators: the fifth is a peer in this process that records every signed
+        // message gossiped, and signs nothing. Four must be up to decide, so every kill
+        // of node 0 stalls the chain and node 0 restarts in the middle of a height, often
+        // in a later round: the moments a forgetful validator would sign again.
+        let mut net = Net::new(5, 2);
+        for i in 0..4 {
+            net.start(i);
+        }
+        net.wait_height(0, 2, LIMIT).await;
+        let recorder = Byzantine::join(&net, 4, 8 << 20);
+        recorder.wait_for_mesh(4).await;
+        let key = accord_node::keyfile::read(&net.nodes[0].node.home.join("keys/consensus.key"))
+            .unwrap()
+            .public();
+        let before = recorder.heard().steps_of(&key);
+        for _ in 0..8 {
+            tokio::time::sleep(jitter(300..2000)).await;
+            net.kill(0);
+            net.start(0);
+        }
+        let now = net.height(1).await.unwrap();
+        for i in 0..4 {
+            net.wait_height(i, now + 3, LIMIT).await;
+        }
+        let heard = recorder.heard();
+        assert!(
+            heard.steps_of(&key) > before + 10,
+            "node 0 was heard signing {} steps, {before} before the kills",
+            heard.steps_of(&key)
+        );
+        assert!(
+            heard.conflicts().is_empty(),
+            "validators signed two values for one step: {:?}",
+            heard.conflicts()
+        );
+        no_equivocation_nor_panic_among(&net, 0..4);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

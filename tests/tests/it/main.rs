@@ -1,10 +1,10 @@
 //! Running networks of real `accord` processes: scenarios of several validators, the
-//! API of a live network, bad input at every door, fault injection, and `loadgen`.
+//! API of a live network, bad input at every boundary, fault injection, and `loadgen`.
 
 mod agent;
 mod api;
+mod boundaries;
 mod byzantine;
-mod doors;
 mod faults;
 mod loadgen;
 mod slow;

@@ -1,6 +1,6 @@
-//! Bad input at the doors of one `accord` process gets a clear error: the command line
-//! and the configuration. The doors of a running network (JSON-RPC, REST, admission,
-//! p2p) are tested in `tests/tests/it/doors.rs`.
+//! Bad input at the boundaries of one `accord` process gets a clear error: the command line
+//! and the configuration. The boundaries of a running network (JSON-RPC, REST, admission,
+//! p2p) are tested in `tests/tests/it/boundaries.rs`.
 
 use std::fs;
 use std::path::Path;

@@ -1,8 +1,8 @@
-//! Every door of a running network refuses bad input and the network keeps finalizing:
+//! Every boundary of a running network refuses bad input and the network keeps finalizing:
 //! RPC and REST requests, p2p messages from a process that holds a validator's key,
 //! and oversized or malformed payloads.
 
-/// Multi-process: one network of four validators takes bad input at every door.
+/// Multi-process: one network of four validators takes bad input at every boundary.
 mod slow {
     use std::time::{Duration, Instant};
 
@@ -126,42 +126,45 @@ mod slow {
         }
     }
 
-    /// Collects every door whose answer is not the expected one, so that one run
+    /// Collects every boundary whose answer is not the expected one, so that one run
     /// reports them all; every answer is printed (shown when the test fails).
     #[derive(Default)]
-    struct Doors {
+    struct Boundaries {
         checked: usize,
         bad: Vec<String>,
     }
 
-    impl Doors {
+    impl Boundaries {
         /// Expects a JSON-RPC error with `code` whose message holds every one of `words`;
         /// returns the error object.
         fn error(
             &mut self,
-            door: &str,
+            boundary: &str,
             answer: Result<Value, Value>,
             code: i64,
             words: &[&str],
         ) -> Value {
             self.checked += 1;
-            eprintln!("{door}: {answer:?}");
+            eprintln!("{boundary}: {answer:?}");
             let error = match answer {
                 Ok(result) => {
-                    self.bad.push(format!("{door}: accepted, result {result}"));
+                    self.bad
+                        .push(format!("{boundary}: accepted, result {result}"));
                     return Value::Null;
                 }
                 Err(error) => error,
             };
             if error["code"] != json!(code) {
-                self.bad
-                    .push(format!("{door}: code {} instead of {code}", error["code"]));
+                self.bad.push(format!(
+                    "{boundary}: code {} instead of {code}",
+                    error["code"]
+                ));
             }
             let message = error["message"].as_str().unwrap_or_default();
             let missing: Vec<&&str> = words.iter().filter(|w| !message.contains(**w)).collect();
             if !missing.is_empty() {
                 self.bad.push(format!(
-                    "{door}: message {message:?} does not say {missing:?}"
+                    "{boundary}: message {message:?} does not say {missing:?}"
                 ));
             }
             error
@@ -171,31 +174,36 @@ mod slow {
         /// `data.code` = `kind` (`None`: no code) and every one of `words` in the message.
         fn refused(
             &mut self,
-            door: &str,
+            boundary: &str,
             answer: Result<Value, Value>,
             kind: Option<&str>,
             words: &[&str],
         ) {
-            let error = self.error(door, answer, accord_node::rpc::TX_REFUSED.into(), words);
+            let error = self.error(boundary, answer, accord_node::rpc::TX_REFUSED.into(), words);
             if !error.is_null() && error["data"]["code"] != json!(kind) {
                 self.bad.push(format!(
-                    "{door}: data.code {} instead of {kind:?}",
+                    "{boundary}: data.code {} instead of {kind:?}",
                     error["data"]["code"]
                 ));
             }
         }
 
         /// Expects invalid parameters ([`accord_node::rpc::INVALID_PARAMS`]).
-        fn invalid(&mut self, door: &str, answer: Result<Value, Value>, words: &[&str]) {
-            self.error(door, answer, accord_node::rpc::INVALID_PARAMS.into(), words);
+        fn invalid(&mut self, boundary: &str, answer: Result<Value, Value>, words: &[&str]) {
+            self.error(
+                boundary,
+                answer,
+                accord_node::rpc::INVALID_PARAMS.into(),
+                words,
+            );
         }
 
         /// Expects `ok`; `what` says what was expected.
-        fn check(&mut self, door: &str, ok: bool, what: impl std::fmt::Display) {
+        fn check(&mut self, boundary: &str, ok: bool, what: impl std::fmt::Display) {
             self.checked += 1;
-            eprintln!("{door}: {what}");
+            eprintln!("{boundary}: {what}");
             if !ok {
-                self.bad.push(format!("{door}: {what}"));
+                self.bad.push(format!("{boundary}: {what}"));
             }
         }
     }
@@ -214,99 +222,99 @@ mod slow {
         hex_encode(&tx.encode())
     }
 
-    /// The RPC server's doors: methods, parameters and HTTP bodies.
-    async fn rpc_doors(doors: &mut Doors, addr: &str) {
-        doors.error(
+    /// The RPC server's boundaries: methods, parameters and HTTP bodies.
+    async fn rpc_boundary(boundaries: &mut Boundaries, addr: &str) {
+        boundaries.error(
             "unknown method",
             call(addr, "chain_frobnicate", Some(json!([]))).await,
             -32601,
             &["not found"],
         );
         let block = |params| call(addr, "chain_getBlock", Some(params));
-        doors.invalid(
+        boundaries.invalid(
             "chain_getBlock -1",
             block(json!([-1])).await,
             &["non-negative integer", "-1"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "chain_getBlock 1.5",
             block(json!([1.5])).await,
             &["non-negative integer", "1.5"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "chain_getBlock 1e30",
             block(json!([1e30])).await,
             &["non-negative integer"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "chain_getBlock true",
             block(json!([true])).await,
             &["a height", "block hash"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "chain_getBlock garbage",
             block(json!(["garbage"])).await,
             &["not a block hash", "64 hex digits"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "chain_getBlock short hash",
             block(json!(["0x1234"])).await,
             &["not a block hash", "64 hex digits"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "chain_getBlock no param",
             block(json!([])).await,
             &["missing parameter id", "block hash"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "chain_getBlock no params at all",
             call(addr, "chain_getBlock", None).await,
             &["missing parameter id", "block hash"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "chain_getBlock two params",
             block(json!([1, 2])).await,
             &["takes 1 parameter", "got 2"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "chain_getBlock named param",
             block(json!({ "height": 1 })).await,
             &["no parameter \"height\"", "its parameters are: id"],
         );
         let unknown = block(json!([u64::MAX])).await;
-        doors.check(
+        boundaries.check(
             "chain_getBlock beyond the head",
             unknown == Ok(Value::Null),
             format!("null expected, got {unknown:?}"),
         );
 
         let account = |params| call(addr, "gov_getAccount", Some(params));
-        doors.invalid(
+        boundaries.invalid(
             "gov_getAccount not a key",
             account(json!(["0x12"])).await,
             &["gov_getAccount", "public key"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "gov_getAccount a number",
             account(json!([42])).await,
             &["gov_getAccount", "public key", "invalid type: integer"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "chain_getTransaction not a hash",
             call(addr, "chain_getTransaction", Some(json!(["xyz"]))).await,
             &["chain_getTransaction", "hash"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "gov_getProposal a string",
             call(addr, "gov_getProposal", Some(json!(["one"]))).await,
             &["gov_getProposal", "invalid type: string"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "gov_getProposal -1",
             call(addr, "gov_getProposal", Some(json!([-1]))).await,
             &["gov_getProposal", "invalid value"],
         );
-        doors.invalid(
+        boundaries.invalid(
             "gov_submitTransaction a number",
             call(addr, "gov_submitTransaction", Some(json!([42]))).await,
             &["gov_submitTransaction", "invalid type: integer"],
@@ -594,7 +602,7 @@ mod slow {
         ];
         for (method, params, code, words) in &cases {
             let answer = call_raw(addr, method, params).await;
-            doors.error(&format!("{method} {params}"), answer, *code, words);
+            boundaries.error(&format!("{method} {params}"), answer, *code, words);
         }
         // A batch longer than the limit, and one within it.
         let batch: Vec<Value> = (0..51)
@@ -606,7 +614,7 @@ mod slow {
             Value::Array(batch).to_string().into_bytes(),
         )
         .await;
-        doors.error(
+        boundaries.error(
             "a batch of 51 calls",
             Err(answer.json()["error"].clone()),
             -32010,
@@ -622,7 +630,7 @@ mod slow {
         )
         .await;
         let answers = answer.json();
-        doors.check(
+        boundaries.check(
             "each call of a batch is checked for its shape",
             answers.as_array().is_some_and(|a| {
                 a.len() == 3 && a.iter().all(|x| x["error"]["code"] == json!(-32602))
@@ -652,7 +660,7 @@ mod slow {
             .build(format!("ws://{addr}"))
             .await
             .unwrap();
-        for (door, result, words) in [
+        for (boundary, result, words) in [
             (
                 "gov_subscribeEvents with an unknown event type",
                 accord_rpc::GovApiClient::subscribe_events(&ws2, Some(bad_filter), None)
@@ -672,15 +680,15 @@ mod slow {
                 "beyond the chain",
             ),
         ] {
-            doors.check(
-                door,
+            boundaries.check(
+                boundary,
                 result
                     .as_ref()
                     .is_some_and(|e| e.to_string().contains(words)),
                 format!("refused saying {words:?}, got {result:?}"),
             );
         }
-        doors.check(
+        boundaries.check(
             "a 17th subscription on one connection",
             flood
                 .as_ref()
@@ -701,15 +709,15 @@ mod slow {
         });
         let answer = post(addr, "application/json", huge.to_string().into_bytes()).await;
         eprintln!("oversized body: {} {}", answer.status, answer.body);
-        doors.check(
+        boundaries.check(
             "oversized body status",
             answer.status == 413,
             format!("HTTP 413 expected, got {}", answer.status),
         );
         let error =
             serde_json::from_str::<Value>(&answer.body).unwrap_or_default()["error"].clone();
-        doors.error("oversized body", Err(error.clone()), -32007, &["too big"]);
-        doors.check(
+        boundaries.error("oversized body", Err(error.clone()), -32007, &["too big"]);
+        boundaries.check(
             "oversized body names the cap",
             error["data"].to_string().contains(&cap.to_string()),
             format!("the cap {cap} in {error}"),
@@ -722,12 +730,12 @@ mod slow {
         )
         .await;
         eprintln!("truncated JSON: {} {}", answer.status, answer.body);
-        doors.check(
+        boundaries.check(
             "truncated JSON status",
             [200, 400].contains(&answer.status),
             format!("HTTP 200 or 400 expected, got {}", answer.status),
         );
-        doors.error(
+        boundaries.error(
             "truncated JSON",
             Err(answer.json()["error"].clone()),
             -32700,
@@ -736,12 +744,12 @@ mod slow {
 
         let answer = post(addr, "application/json", vec![0xff, 0xfe, 0x00, 0x80, 0x7b]).await;
         eprintln!("binary body: {} {}", answer.status, answer.body);
-        doors.check(
+        boundaries.check(
             "binary body status",
             [200, 400].contains(&answer.status),
             format!("HTTP 200 or 400 expected, got {}", answer.status),
         );
-        doors.error(
+        boundaries.error(
             "binary body",
             Err(answer.json()["error"].clone()),
             -32700,
@@ -758,7 +766,7 @@ mod slow {
             "request without a method: {} {}",
             answer.status, answer.body
         );
-        doors.error(
+        boundaries.error(
             "request without a method",
             Err(answer.json()["error"].clone()),
             -32600,
@@ -767,7 +775,7 @@ mod slow {
 
         let answer = post(addr, "text/plain", b"chain_getStatus".to_vec()).await;
         eprintln!("text/plain body: {} {}", answer.status, answer.body);
-        doors.check(
+        boundaries.check(
             "text/plain body",
             answer.status == 415 && answer.body.contains("application/json is required"),
             format!(
@@ -778,7 +786,7 @@ mod slow {
 
         let head = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         let answer = http(addr, head, Vec::new()).await;
-        doors.check(
+        boundaries.check(
             "GET",
             answer.status == 405 && answer.body.contains("POST is required"),
             format!(
@@ -789,7 +797,7 @@ mod slow {
     }
 
     /// Transaction admission through `gov_submitTransaction`.
-    async fn transaction_doors(doors: &mut Doors, net: &Net, chain_id: &ChainId) {
+    async fn transaction_boundary(boundaries: &mut Boundaries, net: &Net, chain_id: &ChainId) {
         let addr = net.nodes[0]
             .node
             .rpc
@@ -813,14 +821,14 @@ mod slow {
             account["nonce"].as_u64().unwrap()
         };
 
-        doors.invalid("not hex", submit("0xnothex".into()).await, &["not 0x-hex"]);
-        doors.refused(
+        boundaries.invalid("not hex", submit("0xnothex".into()).await, &["not 0x-hex"]);
+        boundaries.refused(
             "empty",
             submit("0x".into()).await,
             Some("invalid_payload"),
             &["does not decode"],
         );
-        doors.refused(
+        boundaries.refused(
             "garbage borsh",
             submit("0xdeadbeef".into()).await,
             Some("invalid_payload"),
@@ -828,17 +836,21 @@ mod slow {
         );
 
         let nonce = next_nonce().await;
-        let tx = sign(&author, nonce, proposal("doors/first.md", "first".into()));
+        let tx = sign(
+            &author,
+            nonce,
+            proposal("boundaries/first.md", "first".into()),
+        );
         let mut trailing = tx.encode();
         trailing.push(0);
-        doors.refused(
+        boundaries.refused(
             "trailing byte",
             submit(hex_encode(&trailing)).await,
             Some("invalid_payload"),
             &["does not decode", "1 trailing bytes"],
         );
         let bytes = tx.encode();
-        doors.refused(
+        boundaries.refused(
             "truncated",
             submit(hex_encode(&bytes[..bytes.len() - 1])).await,
             Some("invalid_payload"),
@@ -849,9 +861,9 @@ mod slow {
             &author,
             other,
             Nonce(nonce),
-            proposal("doors/other.md", String::new()),
+            proposal("boundaries/other.md", String::new()),
         );
-        doors.refused(
+        boundaries.refused(
             "another chain",
             submit(hex(&foreign)).await,
             Some("wrong_chain"),
@@ -863,38 +875,42 @@ mod slow {
         let mut flipped = tx.encode();
         *flipped.last_mut().unwrap() ^= 1;
         let author_key = author.public().to_string();
-        doors.refused(
+        boundaries.refused(
             "flipped signature byte",
             submit(hex_encode(&flipped)).await,
             Some("bad_signature"),
             &["signature does not verify", &author_key],
         );
-        let mut forged = sign(&voter, nonce, proposal("doors/forged.md", String::new()));
+        let mut forged = sign(
+            &voter,
+            nonce,
+            proposal("boundaries/forged.md", String::new()),
+        );
         forged.signer = author.public();
-        doors.refused(
+        boundaries.refused(
             "signed by another key",
             submit(hex(&forged)).await,
             Some("bad_signature"),
             &["signature does not verify", &author_key],
         );
         let voter_key = voter.public().to_string();
-        doors.refused(
+        boundaries.refused(
             "a voter proposes",
             submit(hex(&sign(
                 &voter,
                 0,
-                proposal("doors/voter.md", String::new()),
+                proposal("boundaries/voter.md", String::new()),
             )))
             .await,
             Some("unauthorized"),
             &[&voter_key, "does not hold the role", "proposer"],
         );
-        doors.refused(
+        boundaries.refused(
             "description over the draft cap",
             submit(hex(&sign(
                 &author,
                 nonce,
-                proposal("doors/long.md", "x".repeat(20_000)),
+                proposal("boundaries/long.md", "x".repeat(20_000)),
             )))
             .await,
             Some("limit_exceeded"),
@@ -903,10 +919,10 @@ mod slow {
         let huge = sign(
             &author,
             nonce,
-            proposal("doors/huge.md", "x".repeat(70_000)),
+            proposal("boundaries/huge.md", "x".repeat(70_000)),
         );
         let size = huge.encode().len().to_string();
-        doors.refused(
+        boundaries.refused(
             "transaction over the size cap",
             submit(hex(&huge)).await,
             Some("limit_exceeded"),
@@ -915,7 +931,7 @@ mod slow {
 
         // A valid transaction is admitted, finalized, and refused when replayed.
         let answer = submit(hex(&tx)).await;
-        doors.check(
+        boundaries.check(
             "a valid transaction",
             answer == Ok(json!(tx.hash().to_string())),
             format!("its hash expected, got {answer:?}"),
@@ -930,7 +946,7 @@ mod slow {
             .await
             .unwrap();
             if status["status"] == "finalized" {
-                doors.check(
+                boundaries.check(
                     "the valid transaction succeeds",
                     status["receipt"]["outcome"]["result"] == "success",
                     format!("success expected: {status}"),
@@ -943,7 +959,7 @@ mod slow {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        doors.refused(
+        boundaries.refused(
             "replayed after finalization",
             submit(hex(&tx)).await,
             Some("bad_nonce"),
@@ -955,36 +971,40 @@ mod slow {
 
         // Nonces ahead of the account: held within the window, refused beyond it.
         let next = nonce + 1;
-        let held = sign(&author, next + 3, proposal("doors/held.md", String::new()));
+        let held = sign(
+            &author,
+            next + 3,
+            proposal("boundaries/held.md", String::new()),
+        );
         let answer = submit(hex(&held)).await;
-        doors.check(
+        boundaries.check(
             "a nonce ahead within the window",
             answer.is_ok(),
             format!("admitted (held back) expected, got {answer:?}"),
         );
-        doors.refused(
+        boundaries.refused(
             "resubmitted while pooled",
             submit(hex(&held)).await,
             None,
             &[&held.hash().to_string(), "already in the mempool"],
         );
-        doors.refused(
+        boundaries.refused(
             "a second transaction for a pooled nonce",
             submit(hex(&sign(
                 &author,
                 next + 3,
-                proposal("doors/again.md", String::new()),
+                proposal("boundaries/again.md", String::new()),
             )))
             .await,
             Some("bad_nonce"),
             &[&format!("with nonce {}", next + 3), "not replaced"],
         );
-        doors.refused(
+        boundaries.refused(
             "a nonce beyond the window",
             submit(hex(&sign(
                 &author,
                 next + 64,
-                proposal("doors/far.md", String::new()),
+                proposal("boundaries/far.md", String::new()),
             )))
             .await,
             Some("bad_nonce"),
@@ -1024,7 +1044,7 @@ mod slow {
 
     /// Raw TCP to a node's p2p port: garbage, a huge length prefix, a garbage Noise
     /// handshake. Each connection is closed by the node at once.
-    async fn raw_p2p_doors(doors: &mut Doors, port: u16) {
+    async fn raw_p2p_boundary(boundaries: &mut Boundaries, port: u16) {
         let garbage: Vec<u8> = (0..64 * 1024u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
@@ -1034,14 +1054,14 @@ mod slow {
         noise.extend(multistream("/noise\n"));
         noise.extend_from_slice(&[0xff, 0xff]);
         noise.extend_from_slice(&[0xa5; 0xffff]);
-        for (door, bytes) in [
+        for (boundary, bytes) in [
             ("p2p garbage", garbage),
             ("p2p huge length prefix", huge_prefix),
             ("p2p garbage Noise handshake", noise),
         ] {
             let closed = poke(port, bytes, Duration::from_secs(5)).await;
-            doors.check(
-                door,
+            boundaries.check(
+                boundary,
                 closed.is_some(),
                 format!("connection closed by the node within 5 s: {closed:?}"),
             );
@@ -1105,8 +1125,8 @@ mod slow {
     /// A peer with a valid identity (node 3's p2p key, node 3 stopped) gossips garbage
     /// and oversized messages on both topics, then reconnects and is heard again.
     /// Returns the peer, still connected, and the task that drains its events.
-    async fn gossip_doors(
-        doors: &mut Doors,
+    async fn gossip_boundary(
+        boundaries: &mut Boundaries,
         net: &Net,
     ) -> (P2pHandle, tokio::task::JoinHandle<()>) {
         let (spec, _) = accord_node::init::read_spec(&net.home.join("spec.json")).unwrap();
@@ -1136,9 +1156,13 @@ mod slow {
                 vec![9; cap + 512 * 1024],
             ),
         ];
-        for (door, topic, data) in messages {
+        for (boundary, topic, data) in messages {
             let sent = publish(&peer, topic, data).await;
-            doors.check(door, sent.is_ok(), format!("sent to the nodes: {sent:?}"));
+            boundaries.check(
+                boundary,
+                sent.is_ok(),
+                format!("sent to the nodes: {sent:?}"),
+            );
         }
         // The garbage transaction reached node 0 and was refused there (so not forwarded).
         let rejected_txs = || {
@@ -1151,7 +1175,7 @@ mod slow {
         while rejected_txs() < 1.0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        doors.check(
+        boundaries.check(
             "gossip garbage transaction is refused by the node",
             rejected_txs() >= 1.0,
             format!("node 0 counts {} rejected transactions", rejected_txs()),
@@ -1162,7 +1186,7 @@ mod slow {
         while refused() < 1 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        doors.check(
+        boundaries.check(
             "gossip garbage is refused and logged",
             refused() == 1,
             format!(
@@ -1194,7 +1218,7 @@ mod slow {
             sent.push(publish(&peer, Topic::Consensus, data).await);
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        doors.check(
+        boundaries.check(
             "gossip from the same peer reconnected",
             refused() >= 2,
             format!(
@@ -1223,7 +1247,7 @@ mod slow {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_door_refuses_bad_input_and_the_network_keeps_finalizing() {
+    async fn every_boundary_refuses_bad_input_and_the_network_keeps_finalizing() {
         let started = Instant::now();
         let mut net = Net::new(4, 2);
         net.start_all();
@@ -1237,19 +1261,19 @@ mod slow {
             .rpc
             .trim_start_matches("http://")
             .to_owned();
-        let mut doors = Doors::default();
+        let mut boundaries = Boundaries::default();
         // A connection to the p2p port that never says anything, open meanwhile.
         let port = net.p2p_port(0);
         let silent = tokio::spawn(poke(port, Vec::new(), Duration::from_secs(60)));
 
-        rpc_doors(&mut doors, &addr).await;
-        transaction_doors(&mut doors, &net, &chain_id).await;
-        // After the RPC and transaction doors every node still answers and finalizes.
+        rpc_boundary(&mut boundaries, &addr).await;
+        transaction_boundary(&mut boundaries, &net, &chain_id).await;
+        // After the RPC and transaction boundaries every node still answers and finalizes.
         advances(&net, 0..4, 3).await;
 
-        raw_p2p_doors(&mut doors, port).await;
+        raw_p2p_boundary(&mut boundaries, port).await;
         let closed = silent.await.unwrap();
-        doors.check(
+        boundaries.check(
             "p2p silent connection",
             closed.is_some_and(|after| {
                 after >= Duration::from_secs(9) && after < Duration::from_secs(15)
@@ -1257,7 +1281,7 @@ mod slow {
             format!("closed by the node after its 10 s handshake timeout: {closed:?}"),
         );
         assert!(net.stop(3).success(), "{}", tail(&net.log(3), 30));
-        let (peer, drain) = gossip_doors(&mut doors, &net).await;
+        let (peer, drain) = gossip_boundary(&mut boundaries, &net).await;
         // The three others keep finalizing without validator 3 (a quorum of three), with
         // the misbehaving peer connected.
         advances(&net, 0..3, 3).await;
@@ -1266,19 +1290,23 @@ mod slow {
 
         for i in 0..4 {
             let log = net.log(i);
-            doors.check(
+            boundaries.check(
                 &format!("node {i} log"),
                 !log.contains("panicked"),
                 "no panic",
             );
         }
-        eprintln!("{} doors in {:?}", doors.checked, started.elapsed());
+        eprintln!(
+            "{} boundaries in {:?}",
+            boundaries.checked,
+            started.elapsed()
+        );
         assert!(
-            doors.bad.is_empty(),
-            "{} of {} doors answered badly:\n  {}",
-            doors.bad.len(),
-            doors.checked,
-            doors.bad.join("\n  ")
+            boundaries.bad.is_empty(),
+            "{} of {} boundaries answered badly:\n  {}",
+            boundaries.bad.len(),
+            boundaries.checked,
+            boundaries.bad.join("\n  ")
         );
     }
 }

@@ -1,5 +1,5 @@
 //! What block sync believes and plans, without I/O: which peers' heights are believed,
-//! which ranges one catch-up asks for, and whom each range is asked of. The driver
+//! which ranges one catch-up asks for, and whom each range is asked of. The client
 //! sends the requests and applies what comes back.
 //!
 //! A peer's height is a claim. A catch-up plans at most [`SYNC_WINDOW`] blocks (the
@@ -18,8 +18,32 @@ pub const SYNC_RANGE: u64 = 32;
 pub const SYNC_PARALLEL: usize = 4;
 /// Most blocks one catch-up asks for.
 pub const SYNC_WINDOW: u64 = SYNC_RANGE * SYNC_PARALLEL as u64 * 4;
-/// How long a peer that claimed blocks and delivered none is not believed.
+/// How long a peer that claimed blocks and delivered none, or sent blocks that do not
+/// check, is not believed.
 pub const SYNC_PENALTY: Duration = Duration::from_secs(60);
+/// How long a peer that did not answer in time (or answered with an error, such as
+/// "busy") is passed over: it may be honest and loaded, so not for long.
+pub const SYNC_BACKOFF: Duration = Duration::from_secs(10);
+
+/// What a peer did wrong in a catch-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// No answer in time, a transport failure or an error response.
+    Unanswered,
+    /// An empty answer to a range it claimed, or blocks or certificates that do not
+    /// check.
+    Lied,
+}
+
+impl Fault {
+    /// How long the peer is passed over.
+    pub const fn penalty(self) -> Duration {
+        match self {
+            Self::Unanswered => SYNC_BACKOFF,
+            Self::Lied => SYNC_PENALTY,
+        }
+    }
+}
 
 /// The ranges a catch-up from `parent` towards a claimed `best` asks for: consecutive,
 /// [`SYNC_RANGE`] blocks each, at most [`SYNC_WINDOW`] blocks in all.
@@ -84,9 +108,12 @@ impl SyncPeers {
         ahead
     }
 
-    /// `peer` claimed what it did not deliver, or sent what does not check.
-    pub fn penalize(&mut self, peer: PublicKey, now: Instant) {
-        self.penalties.insert(peer, now + SYNC_PENALTY);
+    /// `peer` committed `fault`: it is passed over for the fault's penalty (a longer
+    /// one already running is kept).
+    pub fn penalize(&mut self, peer: PublicKey, fault: Fault, now: Instant) {
+        let until = now + fault.penalty();
+        let entry = self.penalties.entry(peer).or_insert(until);
+        *entry = (*entry).max(until);
         self.latency.remove(&peer);
     }
 
@@ -159,7 +186,7 @@ mod tests {
         let now = Instant::now();
         let heights = vec![(peer(1), Height(u64::MAX)), (peer(2), Height(9))];
         assert_eq!(peers.believed(heights.clone(), Height(5), now).len(), 2);
-        peers.penalize(peer(1), now);
+        peers.penalize(peer(1), Fault::Lied, now);
         assert!(peers.penalized(&peer(1), now));
         assert_eq!(
             peers.believed(heights.clone(), Height(5), now),
@@ -170,6 +197,21 @@ mod tests {
         let later = now + SYNC_PENALTY + Duration::from_secs(1);
         assert_eq!(peers.believed(heights, Height(5), later).len(), 2);
         assert!(!peers.penalized(&peer(1), later));
+    }
+
+    #[test]
+    fn a_peer_that_did_not_answer_is_passed_over_briefly_a_liar_for_longer() {
+        let mut peers = SyncPeers::default();
+        let now = Instant::now();
+        peers.penalize(peer(1), Fault::Unanswered, now);
+        peers.penalize(peer(2), Fault::Lied, now);
+        let after_backoff = now + SYNC_BACKOFF + Duration::from_millis(1);
+        assert!(!peers.penalized(&peer(1), after_backoff));
+        assert!(peers.penalized(&peer(2), after_backoff));
+        // A timeout does not shorten a running penalty for lying.
+        peers.penalize(peer(2), Fault::Unanswered, after_backoff);
+        assert!(peers.penalized(&peer(2), now + SYNC_PENALTY - Duration::from_millis(1)));
+        assert!(SYNC_BACKOFF < SYNC_PENALTY);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The blocks proposed for the height being decided: received with a proposal, fetched
 //! by hash, or built by this node; with their executions once checked, and the hashes
-//! the engine asked about before their blocks arrived. No I/O: the driver logs what
+//! the engine asked about before their blocks arrived. No I/O: the consensus task logs what
 //! this store keeps and executes what it asks for.
 
 use std::collections::{BTreeMap, BTreeSet};

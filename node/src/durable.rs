@@ -1,5 +1,6 @@
-//! Durable whole-file replacement, shared by the consensus log's pruning and the signer
-//! guard's state file.
+//! Durable file writes, shared by everything the node keeps on disk outside RocksDB:
+//! the consensus log's pruning, the signer guard's state, key files, the files
+//! `accord init` writes, and the mempool journal's rewrites.
 //!
 //! A file is replaced by writing the new contents to a temporary file beside it (same
 //! directory, so the rename cannot cross file systems), syncing that file, renaming it
@@ -25,11 +26,18 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// The temporary file used to replace `path`: the key-file convention of the node
-/// (`.<name>.tmp-<pid>` beside it).
+/// The temporary file used to replace `path`: `.<name>.tmp-<pid>` beside it.
 pub(crate) fn temp_path(path: &Path) -> io::Result<PathBuf> {
-    crate::keyfile::temp_path(path)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{e:#}")))
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a file path", path.display()),
+        )
+    })?;
+    let mut temp = std::ffi::OsString::from(".");
+    temp.push(name);
+    temp.push(format!(".tmp-{}", std::process::id()));
+    Ok(path.with_file_name(temp))
 }
 
 /// Replaces the file at `path` with `contents`, atomically and durably, creating it with
@@ -53,7 +61,7 @@ pub(crate) fn replace_file(path: &Path, contents: &[u8], mode: u32) -> io::Resul
 }
 
 /// Creates `path` (which must not exist) with `mode`, writes `contents` and syncs it.
-fn write_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)

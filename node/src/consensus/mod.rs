@@ -1,17 +1,19 @@
-//! The consensus driver: the task that feeds the consensus engine its inputs and carries
-//! out its outputs, and that executes, commits and serves blocks.
+//! The consensus task: it feeds the consensus engine its inputs and carries out its
+//! outputs; blocks are built, checked and committed by the executor (a thread of its
+//! own), whose answers it awaits.
 //!
 //! ```text
-//!   p2p gossip ──► verify signature ──► report to gossip (forward or not)
+//!   p2p gossip ──► verify signature, dedup, caps ──► report to gossip (forward or not)
 //!        │                                   │
 //!        ▼                                   ▼
 //!   consensus log (append) ──► Engine::process ──► outputs
-//!                                                   │ Broadcast: signer guard (synced) ─► log sync ─► publish
+//!                                                   │ Broadcast: log sync ─► signer guard (synced) ─► publish
 //!                                                   │ ScheduleTimeout: tokio timer ─► TimeoutElapsed
-//!                                                   │ RequestValue: reap pool ─► build + execute ─► ProposeValue
-//!                                                   │ RequestValidation: (fetch by hash) ─► check + execute ─► Validity
-//!                                                   │ Decide: commit pause ─► one synced RocksDB batch ─► next height
+//!                                                   │ RequestValue: executor Build ─► ProposeValue
+//!                                                   │ RequestValidation: (fetch by hash) ─► executor Check ─► Validity
+//!                                                   │ Decide: commit pause ─► executor Commit ─► next height
 //!                                                   │ Requeue: back into the log as an input
+//!   block sync client ──Synced──► verify certificates ─► executor Check + Commit ─► next height
 //! ```
 //!
 //! Every input is appended to the consensus log before the engine sees it, and the log
@@ -21,17 +23,16 @@
 //! of its inputs); blocks that inputs refer to by hash are in the log too. The log is
 //! pruned when a height is committed: it then holds only the next height's start.
 //!
-//! A node that is behind (it sees peers at a greater height) stops taking part and
-//! catches up through block sync: ranges of blocks with their commit certificates,
-//! fetched from several peers at once, each certificate verified against the validator
-//! set of its height and each block executed and committed in order; then it starts
-//! the next height.
+//! A node that is behind is told so by block sync's client ([`crate::sync::client`]),
+//! which fetches ranges of blocks with their commit certificates while consensus goes
+//! on; this task verifies each certificate against the validator set of its height and
+//! has each block executed and committed in order, then starts the next height.
 
 pub mod candidates;
-pub mod sync;
+pub mod gossip;
 pub mod wire;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -39,111 +40,54 @@ use accord_consensus::{
     CommittedBlock, Decision, Engine, EngineConfig, Input, Message, Output, SignatureCheck,
     TimeoutStep, Validity,
 };
-use accord_runtime::CheckContext;
 use accord_types::governance::ValidatorSpec;
 use accord_types::params::ConsensusParams;
 use accord_types::{
-    Block, ChainId, CommitCertificate, ErrorCode, Evidence, Hash, Height, Keypair, PublicKey,
-    Round, Timestamp, ValidatorSet,
+    Block, ChainId, CommitCertificate, Evidence, Hash, Height, Keypair, PublicKey, Round,
+    Timestamp, ValidatorSet,
 };
 use anyhow::{Context, Result};
-use futures::StreamExt;
-use parking_lot::{Mutex, RwLock};
-use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tracing::{debug, info, warn};
 
-use crate::chain::{self, Checking, Executed, Parent, Proposing};
+use crate::chain::{self, Executed, Parent};
+use crate::executor::{BuildRequest, Executor, Tip};
 use crate::fault;
-use crate::mempool::Mempool;
+use crate::mempool::gossip::{verdict_label, GossipedTx};
 use crate::p2p::{NetEvent, P2pHandle, SyncRequest, SyncResponse, Topic, Verdict};
-use crate::signer::{Approval, SignerGuard, Step};
+use crate::signer::{Approval, LastSigned, SignerGuard, Step};
 use crate::storage::Storage;
+use crate::sync::client::{Applied, SyncClient, Synced};
 use crate::wal::Wal;
 use candidates::{Candidates, Offer};
-pub use sync::SYNC_RANGE;
-use sync::{SyncPeers, SYNC_PARALLEL};
+use gossip::Admission;
 use wire::{ConsensusWire, WalEntry};
 
-/// How many finalized blocks proposer selection looks back on.
-const HISTORY: usize = accord_consensus::proposer::ABSENCE_WINDOW as usize;
-/// Dropped-transaction answers kept for clients.
-const MAX_DROPPED: usize = 100_000;
-/// A height that has not decided after this long makes the node ask whether it is behind.
-const STALL: Duration = Duration::from_secs(4);
-/// How long a sync request may take before the next peer is asked.
-const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
-/// Blocks between rewrites of the mempool journal down to the pool's contents.
-const JOURNAL_REWRITE_BLOCKS: u64 = 100;
-/// Pooled transactions gossiped again after one block, at most.
-const MAX_REGOSSIP: usize = 256;
-/// How often the same consensus message is forwarded again.
-const REFORWARD: Duration = Duration::from_secs(2);
-/// Consensus messages remembered per height (to drop repeats).
-const MAX_SEEN: usize = 65_536;
+/// Synced batches waiting for the consensus task, at most (the client awaits each).
+const SYNC_MAILBOX: usize = 2;
+/// Sync requests of blocks served at once; more are answered "busy" at once.
+const MAX_SERVING: usize = 8;
 /// Heights past the next whose consensus messages are taken (the engine holds the
 /// next height's; anything further is of no use yet and is neither logged nor
 /// forwarded).
 const HEIGHTS_AHEAD: u64 = 1;
-/// Consensus messages of later rounds or of the next height logged per height, at most.
-const MAX_FAR_MESSAGES: usize = 10_000;
 
-pub use accord_rpc::types::NodeStatus;
+pub use crate::status::{NodeStatus, SharedPeers, SharedStatus};
 
-/// The status, shared with the RPC server.
-pub type SharedStatus = Arc<RwLock<NodeStatus>>;
-
-/// Connected peers (p2p keys) and the height each reported last, shared with the RPC
-/// server.
-pub type SharedPeers = Arc<RwLock<Vec<(PublicKey, Option<Height>)>>>;
-
-/// Why an accepted transaction left the pool without being finalized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DroppedTx {
-    /// The error a client can act on.
-    pub code: ErrorCode,
-    /// Why.
-    pub message: String,
-    /// The height after which it was dropped.
-    pub height: Height,
-}
-
-/// Answers for dropped transactions, by hash, shared with the RPC server.
-#[derive(Debug, Default)]
-pub struct DroppedLog {
-    entries: BTreeMap<Hash, DroppedTx>,
-    order: VecDeque<Hash>,
-}
-
-impl DroppedLog {
-    /// Records an answer, forgetting the oldest beyond the cap.
-    pub fn insert(&mut self, hash: Hash, dropped: DroppedTx) {
-        if self.entries.insert(hash, dropped).is_none() {
-            self.order.push_back(hash);
-        }
-        while self.order.len() > MAX_DROPPED {
-            if let Some(old) = self.order.pop_front() {
-                self.entries.remove(&old);
-            }
-        }
-    }
-
-    /// The answer for a transaction, if it was dropped.
-    pub fn get(&self, hash: &Hash) -> Option<&DroppedTx> {
-        self.entries.get(hash)
-    }
-}
-
-/// Everything the driver runs with.
-pub struct DriverParts {
+/// Everything the consensus task runs with.
+pub struct ConsensusParts {
     /// The chain.
     pub chain_id: ChainId,
     /// Consensus parameters from the chain spec.
     pub params: ConsensusParams,
     /// This validator's consensus key.
     pub keypair: Keypair,
-    /// The database.
+    /// The database (blocks served to peers).
     pub storage: Arc<Storage>,
+    /// The executor, and the chain's tip it reported when it started.
+    pub executor: (Executor, Tip),
+    /// Gossiped transactions go here for admission.
+    pub transactions: mpsc::Sender<GossipedTx>,
     /// The consensus log, opened.
     pub wal: Wal,
     /// The records recovered from it.
@@ -154,24 +98,16 @@ pub struct DriverParts {
     pub p2p: P2pHandle,
     /// Events from the network.
     pub net_events: mpsc::Receiver<NetEvent>,
-    /// The transaction pool.
-    pub mempool: Arc<Mutex<Mempool>>,
     /// The status the RPC server reports.
     pub status: SharedStatus,
-    /// Answers for dropped transactions.
-    pub dropped: Arc<RwLock<DroppedLog>>,
     /// Connected peers and their heights.
     pub peers: SharedPeers,
-    /// Announces every committed block once it is durable (RPC subscriptions).
-    pub commits: broadcast::Sender<accord_rpc::Committed>,
     /// The node's metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Becomes `true` when the node shuts down.
     pub shutdown: watch::Receiver<bool>,
     /// The p2p layer's cap on one sync response, in bytes.
     pub sync_response_bytes: usize,
-    /// The mempool's journal.
-    pub journal: crate::mempool::Journal,
 }
 
 enum Timer {
@@ -183,7 +119,7 @@ enum Timer {
     CommitPause(Height),
 }
 
-struct Driver {
+struct Task {
     chain_id: ChainId,
     params: ConsensusParams,
     key: PublicKey,
@@ -191,19 +127,18 @@ struct Driver {
     wal: Wal,
     signer: SignerGuard,
     p2p: P2pHandle,
-    mempool: Arc<Mutex<Mempool>>,
+    executor: Executor,
+    transactions: mpsc::Sender<GossipedTx>,
     status: SharedStatus,
-    dropped: Arc<RwLock<DroppedLog>>,
-    commits: broadcast::Sender<accord_rpc::Committed>,
     metrics: Arc<crate::metrics::Metrics>,
     engine: Engine,
     /// The last committed block.
     parent: Parent,
-    /// The set deciding `parent.height + 1`, and the one that decided the parent.
+    /// The set deciding `parent.height + 1`, with its members' descriptions.
     validators: ValidatorSet,
     specs: Vec<ValidatorSpec>,
-    parent_validators: ValidatorSet,
-    history: VecDeque<CommittedBlock>,
+    /// The last committed blocks, for proposer selection.
+    history: Vec<CommittedBlock>,
     /// Blocks proposed for the current height, by hash.
     candidates: Candidates,
     /// Evidence to include in a block this node proposes.
@@ -214,25 +149,29 @@ struct Driver {
     /// Requests the log may answer during replay.
     pending_value: Option<(Height, Round)>,
     pending_validation: BTreeSet<Hash>,
-    height_started: Instant,
     timers: mpsc::UnboundedSender<Timer>,
     fetched: mpsc::Sender<Block>,
     /// Last stamp put on a gossiped consensus message.
     stamp: u64,
-    /// Peers that claimed blocks they did not deliver, and until when they are passed over.
-    sync_peers: SyncPeers,
     /// Bytes of blocks and certificates one sync answer may hold.
     sync_budget: usize,
-    /// Consensus messages seen at this height, by the hash of their bytes, with when
-    /// they were last forwarded.
-    seen: BTreeMap<Hash, Instant>,
-    /// The mempool's journal.
-    journal: crate::mempool::Journal,
-    /// Consensus messages of later rounds or the next height logged at this height.
-    far_messages: usize,
+    /// Sync requests of blocks being served.
+    serving: Arc<Semaphore>,
+    /// Repeats dropped and far messages counted at this height.
+    admission: Admission,
     /// Whether the signer guard failed to record the last message (the node then
     /// reports itself halted: it does not vote).
     cannot_sign: bool,
+    /// A height at which this validator signs nothing: it precommitted there before a
+    /// restart that lost the consensus log, so it may be locked on a block it no longer
+    /// knows, and any vote could contradict the lock.
+    abstain: Option<Height>,
+    /// Whether a batch from block sync is being applied (a request to propose then
+    /// waits until it is done: the heights it passes through are decided already).
+    catching_up: bool,
+    /// The block a commit certificate from block sync vouches for: checked without this
+    /// node's clock, as a decided block is.
+    certified: Option<Hash>,
     /// The validators' p2p keys and addresses the allow list must follow.
     allow_list: watch::Sender<Vec<(PublicKey, libp2p::Multiaddr)>>,
 }
@@ -245,58 +184,40 @@ fn now() -> Timestamp {
     Timestamp(ms)
 }
 
-fn verdict_label(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Accept => "accepted",
-        Verdict::Ignore => "ignored",
-        Verdict::Reject => "rejected",
-    }
+/// The height to abstain at when the consensus log of `next` is gone: `next` if the
+/// guard shows a precommit there (the lock it may imply is forgotten; prevotes alone
+/// lock nothing, and the guard already refuses a second message for their round).
+fn abstain_after_lost_log(last: Option<&LastSigned>, next: Height) -> Option<Height> {
+    let last = last?;
+    (last.height == next && last.signed.iter().any(|m| m.step == Step::Precommit)).then_some(next)
 }
 
 fn message_hash(message: &Message) -> Hash {
     Hash::from_bytes(*blake3::hash(&accord_types::codec::encode(message)).as_bytes())
 }
 
-/// Runs the driver until shutdown.
-pub async fn run(parts: DriverParts) -> Result<()> {
-    let DriverParts {
+/// Runs the consensus task until shutdown.
+pub async fn run(parts: ConsensusParts) -> Result<()> {
+    let ConsensusParts {
         chain_id,
         params,
         keypair,
         storage,
+        executor: (executor, tip),
+        transactions,
         wal,
         recovered,
         signer,
         p2p,
         mut net_events,
-        mempool,
         status,
-        dropped,
         peers,
-        commits,
         metrics,
         mut shutdown,
         sync_response_bytes,
-        journal,
     } = parts;
-    let head = storage.head()?.context("the database has no genesis")?;
     let (timers, mut timer_rx) = mpsc::unbounded_channel();
     let (fetched, mut fetched_rx) = mpsc::channel(16);
-    let store = storage.state_store();
-    let (validators, specs) = chain::validators_at(&store, head.height.saturating_add(1))?;
-    // After block h, the state's current set is the one that decided h.
-    let (parent_validators, _) = chain::validators_at(&store, head.height)?;
-    let parent_timestamp = match storage.header(head.height)? {
-        Some(header) => header.timestamp,
-        None => status.read().timestamp,
-    };
-    let mut history = VecDeque::new();
-    let first = head.height.0.saturating_sub(HISTORY as u64).max(1);
-    for h in first..=head.height.0 {
-        if let Some(block) = storage.block(Height(h))? {
-            history.push_back(CommittedBlock::from_block(&block));
-        }
-    }
     let key = keypair.public();
     let engine = Engine::new(EngineConfig {
         chain_id: chain_id.clone(),
@@ -304,7 +225,7 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         keypair: Some(keypair),
     });
     let allow_list = follow_allow_list(p2p.clone());
-    let mut driver = Driver {
+    let mut task = Task {
         chain_id,
         params,
         key,
@@ -312,49 +233,50 @@ pub async fn run(parts: DriverParts) -> Result<()> {
         wal,
         signer,
         p2p,
-        mempool,
+        executor,
+        transactions,
         status,
-        dropped,
-        commits,
         metrics,
         engine,
-        parent: Parent {
-            height: head.height,
-            hash: head.hash,
-            timestamp: parent_timestamp,
-        },
-        validators,
-        specs,
-        parent_validators,
-        history,
-        candidates: Candidates::new(head.height.saturating_add(1)),
+        parent: tip.parent,
+        validators: tip.validators,
+        specs: tip.specs,
+        history: tip.history,
+        candidates: Candidates::new(tip.parent.height.saturating_add(1)),
         evidence: Vec::new(),
         decided: None,
         queue: VecDeque::new(),
         replaying: false,
         pending_value: None,
         pending_validation: BTreeSet::new(),
-        height_started: Instant::now(),
         timers,
         fetched,
         stamp: 0,
-        sync_peers: SyncPeers::default(),
         cannot_sign: false,
+        abstain: None,
+        catching_up: false,
+        certified: None,
         // Room for the response's own framing.
         sync_budget: sync_response_bytes.saturating_sub(64 * 1024),
-        seen: BTreeMap::new(),
-        journal,
-        far_messages: 0,
+        serving: Arc::new(Semaphore::new(MAX_SERVING)),
+        admission: Admission::default(),
         allow_list,
     };
-    driver.publish_status();
+    task.publish_status();
     // The set at the head may differ from the spec's (a validator-set change on chain).
-    driver.follow_validator_set();
-    driver.recover(recovered).await?;
-    let mut peer_heights = spawn_status_poller(driver.p2p.clone(), driver.status.clone(), peers);
+    task.follow_validator_set();
+    task.recover(recovered).await?;
+    let (synced, mut synced_rx) = mpsc::channel(SYNC_MAILBOX);
+    SyncClient {
+        p2p: task.p2p.clone(),
+        status: task.status.clone(),
+        peers,
+        consensus: synced,
+    }
+    .spawn();
     loop {
-        while let Some(input) = driver.queue.pop_front() {
-            driver.feed(input).await?;
+        while let Some(input) = task.queue.pop_front() {
+            task.feed(input).await?;
         }
         tokio::select! {
             biased;
@@ -363,18 +285,18 @@ pub async fn run(parts: DriverParts) -> Result<()> {
                     break;
                 }
             }
-            Some(timer) = timer_rx.recv() => driver.on_timer(timer).await?,
-            Some(event) = net_events.recv() => driver.on_net(event).await?,
-            Some(block) = fetched_rx.recv() => driver.on_fetched(block).await?,
-            Some(heights) = peer_heights.recv() => driver.sync_if_behind(heights).await?,
+            Some(timer) = timer_rx.recv() => task.on_timer(timer).await?,
+            Some(event) = net_events.recv() => task.on_net(event).await?,
+            Some(block) = fetched_rx.recv() => task.on_fetched(block).await?,
+            Some(synced) = synced_rx.recv() => task.on_synced(synced).await?,
         }
     }
     // A decided block in its commit pause is committed before the node stops.
-    if driver.decided.is_some() {
-        driver.commit().await?;
+    if task.decided.is_some() {
+        task.commit().await?;
     }
-    driver.wal.sync()?;
-    info!(height = driver.parent.height.0, "consensus driver stopped");
+    task.wal.sync()?;
+    info!(height = task.parent.height.0, "consensus stopped");
     Ok(())
 }
 
@@ -393,63 +315,13 @@ fn follow_allow_list(p2p: P2pHandle) -> watch::Sender<Vec<(PublicKey, libp2p::Mu
     tx
 }
 
-/// Asks every peer for its height once a second, in the background, and sends the
-/// answers to the driver (a slow peer never holds the driver up).
-fn spawn_status_poller(
-    p2p: P2pHandle,
-    status: SharedStatus,
-    shared_peers: SharedPeers,
-) -> mpsc::Receiver<Vec<(PublicKey, Height)>> {
-    let (tx, rx) = mpsc::channel(1);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let peers = p2p.peers().await;
-            status.write().peers = peers.len();
-            let peers_now = peers.clone();
-            let answers = futures::future::join_all(peers.into_iter().map(|peer| {
-                let p2p = p2p.clone();
-                async move {
-                    let response = tokio::time::timeout(
-                        Duration::from_secs(2),
-                        p2p.request(peer, SyncRequest::Status),
-                    )
-                    .await;
-                    match response {
-                        Ok(Ok(SyncResponse::Status { height, .. })) => Some((peer, height)),
-                        _ => None,
-                    }
-                }
-            }))
-            .await;
-            let heights: Vec<(PublicKey, Height)> = answers.into_iter().flatten().collect();
-            *shared_peers.write() = peers_now
-                .iter()
-                .map(|p| (*p, heights.iter().find(|(k, _)| k == p).map(|(_, h)| *h)))
-                .collect();
-            // A full channel means the driver is busy; the next round will do.
-            match tx.try_send(heights) {
-                Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
-            }
-        }
-    });
-    rx
-}
-
-impl Driver {
-    fn store(&self) -> crate::storage::RocksState {
-        self.storage.state_store()
-    }
-
+impl Task {
+    /// Reports the engine's round (the executor reports the head).
     fn publish_status(&self) {
-        let mut status = self.status.write();
-        status.height = self.parent.height;
-        status.hash = self.parent.hash;
-        status.timestamp = self.parent.timestamp;
-        status.round = self.engine.state().map_or(Round(0), |s| s.round);
+        let round = self.engine.state().map_or(Round(0), |s| s.round);
+        if self.status.read().round != round {
+            self.status.write().round = round;
+        }
     }
 
     /// Replays the consensus log of the current height, or starts the height afresh.
@@ -471,6 +343,13 @@ impl Driver {
                 info!(
                     records = entries.len(),
                     "consensus log is of an earlier height; starting height {} afresh", next.0
+                );
+            }
+            self.abstain = abstain_after_lost_log(self.signer.last_signed(), next);
+            if self.abstain.is_some() {
+                warn!(
+                    height = next.0,
+                    "this validator precommitted at this height but its consensus log does not say what; it signs nothing more until the height is decided"
                 );
             }
             return self.start_height().await;
@@ -495,7 +374,6 @@ impl Driver {
         for hash in std::mem::take(&mut self.pending_validation) {
             self.validate(hash).await?;
         }
-        self.height_started = Instant::now();
         Ok(())
     }
 
@@ -503,13 +381,11 @@ impl Driver {
         let input = Input::StartHeight {
             height: self.parent.height.saturating_add(1),
             validators: self.validators.clone(),
-            history: self.history.iter().cloned().collect(),
+            history: self.history.clone(),
         };
         self.wal.reset(&WalEntry::Input(input.clone()).encode())?;
         fault::crash_point("after-log-reset");
-        self.height_started = Instant::now();
-        self.seen.clear();
-        self.far_messages = 0;
+        self.admission.reset();
         self.process(input).await
     }
 
@@ -541,10 +417,7 @@ impl Driver {
         for output in outputs {
             self.on_output(output).await?;
         }
-        let round = self.engine.state().map_or(Round(0), |s| s.round);
-        if self.status.read().round != round {
-            self.status.write().round = round;
-        }
+        self.publish_status();
         Ok(())
     }
 
@@ -566,7 +439,7 @@ impl Driver {
                 },
             ),
             Output::RequestValue { height, round } => {
-                if self.replaying {
+                if self.replaying || self.catching_up {
                     self.pending_value = Some((height, round));
                 } else {
                     self.propose(height, round).await?;
@@ -631,6 +504,10 @@ impl Driver {
                 },
             ),
         };
+        if self.abstain == Some(height) {
+            debug!(height = height.0, round = round.0, %step, "not signed: this validator abstains at this height");
+            return Ok(());
+        }
         // The inputs that led to this message are on disk first, so a replay after a
         // crash reproduces it; then the guard records it before it leaves.
         self.wal.sync()?;
@@ -713,38 +590,16 @@ impl Driver {
         if height != self.parent.height.saturating_add(1) {
             return Ok(());
         }
-        let store = self.store();
-        let max_bytes = usize::try_from(self.params.max_block_bytes)
-            .unwrap_or(usize::MAX)
-            .saturating_sub(accord_types::codec::MAX_CERTIFICATE_BYTES + 64 * 1024);
-        let transactions =
-            self.mempool
-                .lock()
-                .reap(&store, self.params.max_block_txs as usize, max_bytes)?;
-        let last_commit = if self.parent.height.0 == 0 {
-            None
-        } else {
-            self.storage.certificate(self.parent.height)?
-        };
-        let evidence: Vec<Evidence> = self
-            .evidence
-            .iter()
-            .filter(|e| e.verify(&self.chain_id, &self.validators).is_ok())
-            .cloned()
-            .collect();
-        let executed = chain::build(
-            &store,
-            Proposing {
-                chain_id: &self.chain_id,
-                parent: self.parent,
+        // The executor leaves out what does not verify against the set of its height.
+        let evidence = self.evidence.clone();
+        let executed = self
+            .executor
+            .build(BuildRequest {
                 proposer: self.key,
-                validators: &self.validators,
-                last_commit,
                 now: now(),
-            },
-            transactions,
-            evidence,
-        )?;
+                evidence,
+            })
+            .await?;
         let hash = executed.block.hash();
         debug!(
             height = height.0,
@@ -770,7 +625,7 @@ impl Driver {
         let verdict = if self.candidates.is_executed(&hash) {
             Validity::Valid
         } else if let Some(block) = self.candidates.block(&hash).cloned() {
-            self.verdict(hash, &block)?
+            self.verdict(hash, block).await?
         } else {
             if self.candidates.wait_for(hash) {
                 self.fetch(hash).await;
@@ -829,6 +684,10 @@ impl Driver {
                 round,
                 step,
             } => {
+                // A timer of a height passed meanwhile (by block sync) is of no use.
+                if height != self.parent.height.saturating_add(1) {
+                    return Ok(());
+                }
                 self.feed(Input::TimeoutElapsed {
                     height,
                     round,
@@ -860,7 +719,7 @@ impl Driver {
                     }
                     return Ok(());
                 };
-                self.check_block(&block, None).with_context(|| {
+                self.executor.check(block, None).await?.with_context(|| {
                     format!(
                         "block {} was decided by a quorum but does not execute here",
                         decision.block_hash
@@ -874,103 +733,24 @@ impl Driver {
             .filter(|c| c.block_hash == decision.block_hash)
             .unwrap_or(decision.certificate);
         self.decided = None;
-        self.apply(&executed, &certificate)?;
+        self.apply(executed, certificate).await?;
         self.start_height().await
     }
 
-    /// Writes a committed block and moves every piece of state past it.
-    fn apply(&mut self, executed: &Executed, certificate: &CommitCertificate) -> Result<()> {
-        let block = &executed.block;
-        fault::crash_point("before-commit");
-        let started = Instant::now();
-        self.storage
-            .commit_block(block, certificate, &executed.outcome)?;
-        self.metrics.commit_took(started.elapsed());
-        fault::crash_point("after-commit");
-        // Subscribers hear of the block only once it is durable; nobody listening is fine.
-        let _ = self.commits.send(accord_rpc::Committed {
-            block: Arc::new(block.clone()),
-            certificate: certificate.clone(),
-            receipts: Arc::new(executed.outcome.receipts.clone()),
-        });
-        let height = block.header.height;
-        info!(
-            height = height.0,
-            hash = %block.hash(),
-            txs = block.transactions.len(),
-            "committed"
-        );
-        self.parent = Parent {
-            height,
-            hash: block.hash(),
-            timestamp: block.header.timestamp,
-        };
-        self.history.push_back(CommittedBlock::from_block(block));
-        while self.history.len() > HISTORY {
-            self.history.pop_front();
-        }
-        let included: BTreeSet<Hash> = block.evidence.iter().map(Evidence::hash).collect();
+    /// Has the executor commit a block, then moves this actor's view past it.
+    async fn apply(&mut self, executed: Executed, certificate: CommitCertificate) -> Result<()> {
+        let included: BTreeSet<Hash> = executed.block.evidence.iter().map(Evidence::hash).collect();
+        let tip = self.executor.commit(executed, certificate).await?;
         self.evidence.retain(|e| !included.contains(&e.hash()));
-        let store = self.store();
-        let committed: Vec<Hash> = block.transactions.iter().map(|t| t.hash()).collect();
-        let ctx = CheckContext {
-            chain_id: self.chain_id.clone(),
-            height: height.saturating_add(1),
-            timestamp: block.header.timestamp,
-        };
-        let (dropped, again, kept) = {
-            let mut pool = self.mempool.lock();
-            let dropped = pool.update(&store, &ctx, &committed);
-            let again = pool.regossip(ctx.height.get(), MAX_REGOSSIP);
-            // The journal only grows between rewrites.
-            let kept = (height.0 % JOURNAL_REWRITE_BLOCKS == 0).then(|| pool.encoded());
-            (dropped, again, kept)
-        };
-        if let Some(kept) = kept {
-            self.journal.rewrite(kept);
-        }
-        if !again.is_empty() {
-            // Transactions accepted while the node had no peers, or whose copies were
-            // lost, go out again until they are finalized or dropped.
-            let p2p = self.p2p.clone();
-            tokio::spawn(async move {
-                for tx in again {
-                    if let Err(error) = p2p.publish(Topic::Transactions, tx).await {
-                        debug!(%error, "pooled transaction not gossiped again");
-                    }
-                }
-            });
-        }
-        if !dropped.is_empty() {
-            let mut log = self.dropped.write();
-            for d in dropped {
-                log.insert(
-                    d.hash,
-                    DroppedTx {
-                        code: d.code,
-                        message: d.message,
-                        height,
-                    },
-                );
-            }
-        }
-        self.parent_validators = self.validators.clone();
-        let (validators, specs) = chain::validators_at(&store, height.saturating_add(1))?;
-        let changed = validators.hash() != self.validators.hash();
-        if changed {
-            info!(
-                height = height.0 + 1,
-                validators = validators.len(),
-                "validator set changes"
-            );
-        }
-        self.validators = validators;
-        self.specs = specs;
-        if changed {
+        self.parent = tip.parent;
+        self.validators = tip.validators;
+        self.specs = tip.specs;
+        self.history = tip.history;
+        if tip.set_changed {
             self.follow_validator_set();
         }
-        self.candidates.advance(height.saturating_add(1));
-        self.publish_status();
+        self.candidates
+            .advance(self.parent.height.saturating_add(1));
         Ok(())
     }
 
@@ -1008,9 +788,9 @@ impl Driver {
                     // The same message again behind another stamp (a rebroadcast, or a
                     // replay by anyone who saw it): the engine has it; forwarded at
                     // most once per REFORWARD so rebroadcasts still travel.
-                    Ok(message) => match self.recently_seen(&data) {
+                    Ok(message) => match self.admission.recently_seen(&data, Instant::now()) {
                         Some(verdict) => verdict,
-                        None => self.on_consensus(message)?,
+                        None => self.on_consensus(message).await?,
                     },
                     Err(error) => {
                         debug!(%from, %error, "undecodable consensus message");
@@ -1027,36 +807,18 @@ impl Driver {
                 data,
                 ..
             } => {
-                let store = self.store();
-                let ctx = self.check_context();
-                let result = self.mempool.lock().add_raw(&store, &ctx, &[&data]).pop();
-                let verdict = match result {
-                    Some(Ok(_)) => {
-                        self.journal.append(data);
-                        Verdict::Accept
-                    }
-                    // Nobody should forward what can never be valid.
-                    Some(Err(error))
-                        if matches!(
-                            error.code(),
-                            Some(
-                                ErrorCode::BadSignature
-                                    | ErrorCode::InvalidPayload
-                                    | ErrorCode::WrongChain
-                            )
-                        ) =>
-                    {
-                        Verdict::Reject
-                    }
-                    _ => Verdict::Ignore,
-                };
-                self.metrics.gossip("transactions", verdict_label(verdict));
-                self.p2p.report(id, from, verdict);
+                // A full queue means admission is behind: the message is not forwarded.
+                if self
+                    .transactions
+                    .try_send(GossipedTx { from, id, data })
+                    .is_err()
+                {
+                    self.metrics
+                        .gossip("transactions", verdict_label(Verdict::Ignore));
+                    self.p2p.report(id, from, Verdict::Ignore);
+                }
             }
-            NetEvent::SyncRequest { request, reply, .. } => {
-                let response = self.serve(&request);
-                reply.send(response);
-            }
+            NetEvent::SyncRequest { request, reply, .. } => self.serve(request, reply),
             NetEvent::PeerUp(_) | NetEvent::PeerDown(_) => {
                 let peers = self.p2p.peers().await.len();
                 self.status.write().peers = peers;
@@ -1065,62 +827,12 @@ impl Driver {
         Ok(())
     }
 
-    /// The context the pool checks transactions in: the next block's.
-    fn check_context(&self) -> CheckContext {
-        CheckContext {
-            chain_id: self.chain_id.clone(),
-            height: self.parent.height.saturating_add(1),
-            timestamp: self.parent.timestamp,
-        }
-    }
-
-    /// `Some(verdict)` for a consensus message seen at this height already (its bytes
-    /// after the sender's stamp): ignored, or accepted for forwarding once every
-    /// [`REFORWARD`] so that rebroadcasts reach peers that missed the first copy.
-    fn recently_seen(&mut self, data: &[u8]) -> Option<Verdict> {
-        let body = data.get(8..)?;
-        let key = Hash::from_bytes(*blake3::hash(body).as_bytes());
-        let now = Instant::now();
-        match self.seen.get_mut(&key) {
-            Some(at) if now.duration_since(*at) < REFORWARD => Some(Verdict::Ignore),
-            Some(at) => {
-                *at = now;
-                Some(Verdict::Accept)
-            }
-            None => {
-                if self.seen.len() >= MAX_SEEN {
-                    self.seen.clear();
-                }
-                self.seen.insert(key, now);
-                None
-            }
-        }
-    }
-
-    /// Whether a message of `height` and `round` may still be logged: messages of the
-    /// current round or the next always may; those of later rounds (or of the next
-    /// height), which only a validator far ahead or a Byzantine one sends, count
-    /// against [`MAX_FAR_MESSAGES`] per height, so the consensus log of a height stays
-    /// bounded whatever one peer floods it with.
+    /// Whether a message of `height` and `round` may still be logged (see
+    /// [`Admission::admit`]).
     fn admit_far(&mut self, height: Height, round: Round) -> bool {
         let round_now = self.engine.state().map_or(Round(0), |s| s.round);
-        let near = height == self.parent.height.saturating_add(1)
-            && round.0 <= round_now.0.saturating_add(1);
-        if near {
-            return true;
-        }
-        if self.far_messages >= MAX_FAR_MESSAGES {
-            if self.far_messages == MAX_FAR_MESSAGES {
-                warn!(
-                    height = height.0,
-                    "{MAX_FAR_MESSAGES} consensus messages of later rounds or the next height at this height; ignoring more until it is decided"
-                );
-                self.far_messages += 1;
-            }
-            return false;
-        }
-        self.far_messages += 1;
-        true
+        let next = self.parent.height.saturating_add(1);
+        self.admission.admit(next, round_now, height, round)
     }
 
     /// Whether `key` may sign consensus messages of `height`: a validator of the set
@@ -1131,7 +843,7 @@ impl Driver {
         self.validators.get(key).is_some()
     }
 
-    fn on_consensus(&mut self, message: ConsensusWire) -> Result<Verdict> {
+    async fn on_consensus(&mut self, message: ConsensusWire) -> Result<Verdict> {
         let next = self.parent.height.saturating_add(1);
         match message {
             ConsensusWire::Proposal { proposal, block } => {
@@ -1172,7 +884,7 @@ impl Driver {
                     proposal,
                     check: SignatureCheck::Verified,
                 });
-                self.revalidate_awaited()?;
+                self.revalidate_awaited().await?;
                 Ok(Verdict::Accept)
             }
             ConsensusWire::Vote(vote) => {
@@ -1202,30 +914,27 @@ impl Driver {
     }
 
     /// Blocks whose validation was asked before they arrived are checked now.
-    fn revalidate_awaited(&mut self) -> Result<()> {
+    async fn revalidate_awaited(&mut self) -> Result<()> {
         for hash in self.candidates.arrived() {
-            self.validate_now(hash)?;
+            let Some(block) = self.candidates.block(&hash).cloned() else {
+                continue;
+            };
+            let height = block.header.height;
+            let verdict = self.verdict(hash, block).await?;
+            self.queue.push_back(Input::Validity {
+                height,
+                block_hash: hash,
+                verdict,
+            });
         }
-        Ok(())
-    }
-
-    fn validate_now(&mut self, hash: Hash) -> Result<()> {
-        let Some(block) = self.candidates.block(&hash).cloned() else {
-            return Ok(());
-        };
-        let verdict = self.verdict(hash, &block)?;
-        self.queue.push_back(Input::Validity {
-            height: block.header.height,
-            block_hash: hash,
-            verdict,
-        });
         Ok(())
     }
 
     /// Checks and executes a candidate block of the current height (keeping the
     /// execution for the commit); a fault of this node's state is an error.
-    fn verdict(&mut self, hash: Hash, block: &Block) -> Result<Validity> {
-        match self.check_block(block, Some(now())) {
+    async fn verdict(&mut self, hash: Hash, block: Block) -> Result<Validity> {
+        let clock = (self.certified != Some(hash)).then(now);
+        match self.executor.check(block, clock).await? {
             Ok(executed) => {
                 self.candidates.executed(hash, executed);
                 Ok(Validity::Valid)
@@ -1238,164 +947,155 @@ impl Driver {
         }
     }
 
-    /// Checks a block extending the last committed one, and executes it on its state.
-    fn check_block(
-        &self,
-        block: &Block,
-        now: Option<Timestamp>,
-    ) -> Result<Executed, chain::BlockError> {
-        let checking = Checking {
-            chain_id: &self.chain_id,
-            parent: self.parent,
-            validators: &self.validators,
-            parent_validators: &self.parent_validators,
-            now,
-            limits: chain::BlockLimits::of(&self.params),
-        };
-        chain::check(&self.store(), checking, block)
-    }
-
-    fn serve(&self, request: &SyncRequest) -> SyncResponse {
-        let result: Result<SyncResponse> = (|| match *request {
-            SyncRequest::Status => Ok(SyncResponse::Status {
+    /// Answers a peer's sync request: the head at once, blocks from the database on a
+    /// blocking thread, at most [`MAX_SERVING`] requests at a time (more are told the
+    /// node is busy, and ask another peer).
+    fn serve(&self, request: SyncRequest, reply: crate::p2p::ReplyHandle) {
+        match request {
+            SyncRequest::Status => reply.send(SyncResponse::Status {
                 height: self.parent.height,
                 hash: self.parent.hash,
             }),
-            SyncRequest::Blocks { from, to } => {
-                let last =
-                    to.0.min(from.0.saturating_add(SYNC_RANGE - 1))
-                        .min(self.parent.height.0);
-                // A prefix of the range that fits the response cap (the first block
-                // always does: the cap holds two of the largest blocks).
-                let mut out = Vec::new();
-                let mut bytes = 0usize;
-                for h in from.0.max(1)..=last {
-                    let (Some(block), Some(certificate)) = (
-                        self.storage.block(Height(h))?,
-                        self.storage.certificate(Height(h))?,
-                    ) else {
-                        break;
-                    };
-                    let size = borsh::object_length(&block)
-                        .unwrap_or(usize::MAX)
-                        .saturating_add(borsh::object_length(&certificate).unwrap_or(usize::MAX));
-                    bytes = bytes.saturating_add(size);
-                    if !out.is_empty() && bytes > self.sync_budget {
-                        break;
-                    }
-                    out.push((block, certificate));
-                }
-                Ok(SyncResponse::Blocks(out))
+            SyncRequest::BlockByHash(hash) if self.candidates.block(&hash).is_some() => {
+                reply.send(SyncResponse::Block(self.candidates.block(&hash).cloned()));
             }
-            SyncRequest::BlockByHash(hash) => {
-                if let Some(block) = self.candidates.block(&hash) {
-                    return Ok(SyncResponse::Block(Some(block.clone())));
-                }
-                Ok(SyncResponse::Block(self.storage.block_by_hash(&hash)?))
-            }
-        })();
-        result.unwrap_or_else(|error| SyncResponse::Error(error.to_string()))
-    }
-
-    /// Catches up when peers are ahead: two or more blocks (one is normal while a commit
-    /// is in flight), or one while this height has stalled. Peers serving a penalty for
-    /// an earlier claim they did not back are not believed.
-    async fn sync_if_behind(&mut self, heights: Vec<(PublicKey, Height)>) -> Result<()> {
-        let stalled = self.height_started.elapsed() > STALL;
-        let ahead = self
-            .sync_peers
-            .believed(heights, self.parent.height, Instant::now());
-        let Some(best) = ahead.iter().map(|(_, h)| *h).max() else {
-            return Ok(());
-        };
-        if best.0 < self.parent.height.0.saturating_add(2) && !stalled {
-            return Ok(());
-        }
-        self.status.write().syncing = true;
-        let result = self.catch_up(&ahead, best).await;
-        self.status.write().syncing = false;
-        result
-    }
-
-    /// Fetches and applies the blocks of [`sync::plan`] towards `best`, each range from
-    /// the peers [`sync::sources`] names, fastest first; a peer that claimed a range and
-    /// delivered nothing of it, or sent blocks that do not check, is penalized.
-    async fn catch_up(&mut self, peers: &[(PublicKey, Height)], best: Height) -> Result<()> {
-        let ranges = sync::plan(self.parent.height, best);
-        if let (Some((from, _)), Some((_, to))) = (ranges.first(), ranges.last()) {
-            info!(from = from.0, to = to.0, "catching up through block sync");
-        }
-        let p2p = self.p2p.clone();
-        let mut responses =
-            futures::stream::iter(ranges.into_iter().enumerate().map(|(i, (from, to))| {
-                let p2p = p2p.clone();
-                let sources = sync::sources(i, from, peers);
-                async move {
-                    let mut failed = Vec::new();
-                    for peer in sources {
-                        let request = SyncRequest::Blocks { from, to };
-                        let asked = Instant::now();
-                        let answer =
-                            tokio::time::timeout(SYNC_TIMEOUT, p2p.request(peer, request)).await;
-                        if let Ok(Ok(SyncResponse::Blocks(blocks))) = answer {
-                            if !blocks.is_empty() {
-                                return (Some((peer, asked.elapsed(), blocks)), failed);
-                            }
-                        }
-                        failed.push(peer);
-                    }
-                    (None, failed)
-                }
-            }))
-            .buffered(SYNC_PARALLEL);
-        let mut applied = 0u64;
-        while let Some((batch, failed)) = responses.next().await {
-            let now = Instant::now();
-            for peer in failed {
-                warn!(%peer, "a peer claimed blocks it did not deliver; not asked again for a while");
-                self.sync_peers.penalize(peer, now);
-            }
-            let Some((source, took, batch)) = batch else {
-                break;
-            };
-            self.sync_peers.served(source, took);
-            for (block, certificate) in batch {
-                if block.header.height != self.parent.height.saturating_add(1) {
-                    break;
-                }
-                let hash = block.hash();
-                if let Err(error) = certificate.verify_commit(
-                    &self.chain_id,
-                    &self.validators,
-                    block.header.height,
-                    &hash,
-                ) {
-                    warn!(height = block.header.height.0, peer = %source, %error, "synced block's certificate does not verify");
-                    self.sync_peers.penalize(source, now);
-                    return self.restart_height(applied).await;
-                }
-                let executed = match self.check_block(&block, None) {
-                    Ok(executed) => executed,
-                    Err(error) if error.is_block_fault() => {
-                        warn!(height = block.header.height.0, peer = %source, %error, "synced block does not check");
-                        self.sync_peers.penalize(source, now);
-                        return self.restart_height(applied).await;
-                    }
-                    Err(error) => return Err(error.into()),
+            request => {
+                let Ok(permit) = Arc::clone(&self.serving).try_acquire_owned() else {
+                    reply.send(SyncResponse::Error("busy: too many sync requests".into()));
+                    return;
                 };
-                self.decided = None;
-                self.apply(&executed, &certificate)?;
-                applied += 1;
+                let storage = Arc::clone(&self.storage);
+                let head = self.parent.height;
+                let budget = self.sync_budget;
+                tokio::task::spawn_blocking(move || {
+                    let response = crate::sync::server::answer(&storage, head, budget, &request)
+                        .unwrap_or_else(|error| SyncResponse::Error(error.to_string()));
+                    reply.send(response);
+                    drop(permit);
+                });
             }
         }
-        self.restart_height(applied).await
     }
 
-    async fn restart_height(&mut self, applied: u64) -> Result<()> {
-        if applied > 0 {
-            info!(applied, height = self.parent.height.0, "caught up");
-            self.start_height().await?;
+    /// Takes blocks block sync fetched, in order, through the engine as a node that
+    /// missed the votes would: each certificate is verified against the validator set
+    /// of its height, handed to the engine as [`Input::Commit`] (logged like any
+    /// input), the block checked and executed when the engine asks, and committed as
+    /// soon as the engine decides it (no commit pause: the certificate is complete).
+    /// A certificate or block that does not check ends the batch, and the client hears
+    /// that its source lied.
+    async fn on_synced(&mut self, synced: Synced) -> Result<()> {
+        self.catching_up = true;
+        let applied = self.apply_synced(synced.blocks).await;
+        self.catching_up = false;
+        self.certified = None;
+        let applied = applied?;
+        let _ = synced.reply.send(applied);
+        if applied.blocks > 0 {
+            debug!(
+                applied = applied.blocks,
+                height = self.parent.height.0,
+                "synced blocks committed"
+            );
+        }
+        // A request to propose that came while catching up, if it is still current.
+        if let Some((height, round)) = self.pending_value.take() {
+            if height == self.parent.height.saturating_add(1) {
+                self.propose(height, round).await?;
+            }
         }
         Ok(())
+    }
+
+    async fn apply_synced(&mut self, blocks: Vec<(Block, CommitCertificate)>) -> Result<Applied> {
+        let mut applied = Applied {
+            blocks: 0,
+            refused: false,
+        };
+        for (block, certificate) in blocks {
+            let height = block.header.height;
+            let next = self.parent.height.saturating_add(1);
+            if height < next {
+                // Consensus got there first.
+                continue;
+            }
+            if height > next {
+                break;
+            }
+            let hash = block.hash();
+            if let Err(error) =
+                certificate.verify_commit(&self.chain_id, &self.validators, height, &hash)
+            {
+                warn!(height = height.0, %error, "synced block's certificate does not verify");
+                applied.refused = true;
+                break;
+            }
+            let record = WalEntry::Block(block.clone()).encode();
+            match self.candidates.fetched(block.clone()) {
+                Offer::Kept => self.wal.append(&record)?,
+                Offer::Known => {}
+                // A quorum vouches for this one: it is kept whatever else is held.
+                Offer::Full | Offer::FarRound => {
+                    self.wal.append(&record)?;
+                    self.candidates.restore(block);
+                }
+                Offer::OtherHeight => break,
+            }
+            self.certified = Some(hash);
+            self.feed(Input::Commit {
+                certificate,
+                check: SignatureCheck::Verified,
+            })
+            .await?;
+            while let Some(input) = self.queue.pop_front() {
+                self.feed(input).await?;
+            }
+            if self.decided.as_ref().is_some_and(|d| d.height == height) {
+                self.commit().await?;
+            }
+            if self.parent.height != height {
+                warn!(height = height.0, block = %hash, "synced block does not check");
+                applied.refused = true;
+                break;
+            }
+            applied.blocks += 1;
+        }
+        Ok(applied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signer::SignedMessage;
+
+    fn signed(height: u64, steps: &[Step]) -> LastSigned {
+        LastSigned {
+            height: Height(height),
+            signed: steps
+                .iter()
+                .map(|step| SignedMessage {
+                    round: Round(0),
+                    step: *step,
+                    message_hash: Hash::ZERO,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_validator_that_precommitted_at_a_height_whose_log_is_lost_abstains_there() {
+        let next = Height(7);
+        assert_eq!(abstain_after_lost_log(None, next), None);
+        let prevoted = signed(7, &[Step::Proposal, Step::Prevote]);
+        assert_eq!(abstain_after_lost_log(Some(&prevoted), next), None);
+        let precommitted = signed(7, &[Step::Prevote, Step::Precommit]);
+        assert_eq!(
+            abstain_after_lost_log(Some(&precommitted), next),
+            Some(next)
+        );
+        // A precommit of an earlier height locks nothing now.
+        let earlier = signed(6, &[Step::Precommit]);
+        assert_eq!(abstain_after_lost_log(Some(&earlier), next), None);
     }
 }
