@@ -11,6 +11,10 @@ use crate::chain::Executed;
 
 /// Candidate blocks kept for one height (proposals in many rounds).
 pub const MAX_CANDIDATES: usize = 64;
+/// Blocks of the next height kept ahead of it, at most (one per proposer): a node a
+/// little behind then has the next proposal's block when that height starts, instead of
+/// fetching it again at every height and never catching the live one.
+pub const MAX_NEXT_CANDIDATES: usize = 16;
 
 /// What became of a block offered with a proposal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,12 +86,45 @@ impl Candidates {
         self.keep(block)
     }
 
+    /// Offers a block that came with a proposal of the next height for `round`: kept
+    /// until that height starts if it is for its first two rounds and its proposer has
+    /// no block kept there yet, within [`MAX_NEXT_CANDIDATES`].
+    pub fn offer_next(&mut self, block: Block, round: Round) -> Offer {
+        let next = self.height.saturating_add(1);
+        if block.header.height != next {
+            return Offer::OtherHeight;
+        }
+        if round.0 > 1 {
+            return Offer::FarRound;
+        }
+        let hash = block.hash();
+        if self.blocks.contains_key(&hash) {
+            return Offer::Known;
+        }
+        let ahead = || self.blocks.values().filter(|b| b.header.height == next);
+        if ahead().any(|b| b.header.proposer == block.header.proposer) {
+            return Offer::Known;
+        }
+        if ahead().count() >= MAX_NEXT_CANDIDATES {
+            return Offer::Full;
+        }
+        self.blocks.insert(hash, block);
+        Offer::Kept
+    }
+
+    /// The blocks held for the height being decided (logged when it starts).
+    pub fn current(&self) -> impl Iterator<Item = &Block> {
+        self.blocks
+            .values()
+            .filter(|b| b.header.height == self.height)
+    }
+
     fn keep(&mut self, block: Block) -> Offer {
         let hash = block.hash();
         if self.blocks.contains_key(&hash) {
             return Offer::Known;
         }
-        if self.blocks.len() >= MAX_CANDIDATES {
+        if self.current().count() >= MAX_CANDIDATES {
             return Offer::Full;
         }
         self.blocks.insert(hash, block);
@@ -193,6 +230,33 @@ mod tests {
             evidence: Vec::new(),
             last_commit: None,
         }
+    }
+
+    #[test]
+    fn next_height_blocks_wait_for_their_height_one_per_proposer_within_a_cap() {
+        let mut store = Candidates::new(Height(5));
+        assert_eq!(store.offer_next(block(6, 1), Round(0)), Offer::Kept);
+        assert_eq!(store.offer_next(block(6, 1), Round(0)), Offer::Known);
+        // Another block by the same proposer is not kept (one each).
+        let mut again = block(6, 1);
+        again.header.timestamp = Timestamp(99);
+        assert_eq!(store.offer_next(again, Round(1)), Offer::Known);
+        assert_eq!(store.offer_next(block(6, 2), Round(2)), Offer::FarRound);
+        assert_eq!(store.offer_next(block(7, 2), Round(0)), Offer::OtherHeight);
+        assert_eq!(store.offer_next(block(5, 2), Round(0)), Offer::OtherHeight);
+        for tag in 2..=MAX_NEXT_CANDIDATES as u8 {
+            assert_eq!(store.offer_next(block(6, tag), Round(0)), Offer::Kept);
+        }
+        assert_eq!(store.offer_next(block(6, 200), Round(0)), Offer::Full);
+        // They take no room from the height being decided, and are not among its blocks.
+        assert_eq!(store.current().count(), 0);
+        for tag in 0..MAX_CANDIDATES as u8 {
+            assert_eq!(store.offer(block(5, tag), Round(0), Round(0)), Offer::Kept);
+        }
+        // When the height starts they are its candidates.
+        store.advance(Height(6));
+        assert_eq!(store.current().count(), MAX_NEXT_CANDIDATES);
+        assert!(store.block(&block(6, 1).hash()).is_some());
     }
 
     #[test]

@@ -384,6 +384,10 @@ impl Task {
             history: self.history.clone(),
         };
         self.wal.reset(&WalEntry::Input(input.clone()).encode())?;
+        // Blocks that came ahead of this height, so a replay finds them.
+        for block in self.candidates.current() {
+            self.wal.append(&WalEntry::Block(block.clone()).encode())?;
+        }
         fault::crash_point("after-log-reset");
         self.admission.reset();
         self.process(input).await
@@ -878,6 +882,9 @@ impl Task {
                         if self.candidates.offer(block, proposal.round, round_now) == Offer::Kept {
                             self.wal.append(&record)?;
                         }
+                    } else if proposal.height == next.saturating_add(1) {
+                        // Logged when its height starts.
+                        let _ = self.candidates.offer_next(block, proposal.round);
                     }
                 }
                 self.queue.push_back(Input::Proposal {

@@ -125,39 +125,40 @@ mod slow {
         // decided, in each of the next heights.
         let big = filler(&byz, max_block + 16 * 1024);
         // Small blocks for every round of the current height: most are out of turn.
+        let small_txs = filler(&byz, 64 * 1024);
+        let me = byz.key.public();
+        // Its own turn at `height`: the round whose proposer it is (round 0 passes over
+        // it, absent).
+        let turn = |height: u64| {
+            (1..=200u32)
+                .find(|r| {
+                    accord_consensus::proposer::scheduled(&validators, height + u64::from(*r))
+                        == Some(&me)
+                })
+                .unwrap()
+        };
+        let sample = block(&byz, 1, Hash::ZERO, big.clone());
+        assert!(accord_types::codec::encode(&sample).len() as u64 > max_block);
         let started = Instant::now();
         let mut sent = 0;
         while started.elapsed() < Duration::from_secs(5) {
             let status = net.client(0).status().await.unwrap();
             let next = status.height.0 + 1;
-            // Its own turn at `height`: the round whose proposer it is (round 0 passes
-            // over it, absent).
-            let me = byz.key.public();
-            let turn = |height: u64| {
-                (1..=200u32)
-                    .find(|r| {
-                        accord_consensus::proposer::scheduled(&validators, height + u64::from(*r))
-                            == Some(&me)
-                    })
-                    .unwrap()
-            };
-            // For the height being decided and the next one too, each in its own turn:
-            // the network may have moved on by the time a block this size has crossed
-            // it, and the next height's proposals are taken (and held to the same
-            // limits) as well.
-            for height in [next, next + 1] {
-                let turn = turn(height);
+            // For the height being decided and the three after it, each in its own
+            // turn: a block this size takes a while to cross the network and be
+            // decoded, and the heights go on meanwhile; whichever height a node is at
+            // when one arrives, it judges the proposals of that height and the next.
+            for height in next..next + 4 {
                 let oversized = block(&byz, height, status.hash, big.clone());
-                assert!(accord_types::codec::encode(&oversized).len() as u64 > max_block);
-                byz.send(&byz.proposal(Round(turn), oversized))
+                byz.send(&byz.proposal(Round(turn(height)), oversized))
                     .await
                     .unwrap();
             }
             for round in 0..8 {
-                let small = block(&byz, next, status.hash, filler(&byz, 64 * 1024));
+                let small = block(&byz, next, status.hash, small_txs.clone());
                 byz.send(&byz.proposal(Round(round), small)).await.unwrap();
             }
-            sent += 10;
+            sent += 12;
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
 
