@@ -23,4 +23,6 @@ pub mod signer;
 pub mod status;
 pub mod storage;
 pub mod sync;
+#[cfg(test)]
+mod test_support;
 pub mod wal;

@@ -19,7 +19,7 @@ use crate::consensus::{self, ConsensusParts};
 use crate::executor::{self, Executor, ExecutorParts};
 use crate::init::{expect_key, private_dir, read_spec};
 use crate::keyfile;
-use crate::mempool::gossip::GossipAdmission;
+use crate::mempool::gossip::{Admitter, GossipAdmission};
 use crate::mempool::DroppedLog;
 use crate::mempool::{CheckContext, Journal, Mempool};
 use crate::metrics::{Metrics, Sources};
@@ -323,11 +323,13 @@ async fn run_async(config: Config) -> Result<()> {
     })
     .await?;
     let transactions = GossipAdmission {
-        chain_id: spec.chain_id().clone(),
-        storage: Arc::clone(&storage),
-        mempool,
-        journal,
-        status: Arc::clone(&status),
+        admitter: Admitter {
+            chain_id: spec.chain_id().clone(),
+            storage: Arc::clone(&storage),
+            mempool,
+            journal,
+            status: Arc::clone(&status),
+        },
         p2p: p2p.clone(),
         metrics: Arc::clone(&metrics),
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use accord_runtime::test_utils;
 use accord_types::{
-    CommitCertificate, Domain, Hash, Height, Keypair, Nonce, Payload, Round, Timestamp, Transaction,
+    CommitCertificate, Hash, Height, Keypair, Nonce, Payload, Round, Timestamp, Transaction,
 };
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{broadcast, mpsc};
@@ -12,8 +12,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::*;
 use crate::mempool::{CheckContext, MempoolConfig};
 use crate::status::NodeStatus;
-
-const GENESIS_TIME: Timestamp = Timestamp(1_700_000_000_000);
+use crate::test_support::{stores, Stores, GENESIS_TIME};
 
 struct Node {
     _dir: tempfile::TempDir,
@@ -27,28 +26,14 @@ struct Node {
 }
 
 async fn start() -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = Arc::new(Storage::open(&dir.path().join("db")).unwrap());
+    let Stores {
+        dir,
+        storage,
+        mempool,
+        journal,
+        status,
+    } = stores();
     let genesis = test_utils::genesis();
-    let commit = genesis.build(&storage.state_store()).unwrap();
-    let genesis_hash = Hash::digest(Domain::GENESIS, b"executor-test");
-    storage
-        .init_genesis(&genesis.chain_id, genesis_hash, &commit.batch, commit.root)
-        .unwrap();
-    let (journal, _) = Journal::open(&dir.path().join("mempool.journal")).unwrap();
-    let mempool = Arc::new(Mutex::new(Mempool::new(MempoolConfig::default()).unwrap()));
-    let status = Arc::new(RwLock::new(NodeStatus {
-        chain_id: genesis.chain_id.clone(),
-        genesis_hash,
-        height: Height(0),
-        hash: genesis_hash,
-        timestamp: GENESIS_TIME,
-        syncing: false,
-        peers: 0,
-        round: Round(0),
-        validator: test_utils::key("validator/eu-1").public(),
-        halted: false,
-    }));
     let (commits, commits_rx) = broadcast::channel(16);
     let (regossip, _) = mpsc::channel(4);
     let (executor, tip, thread) = Executor::spawn(ExecutorParts {

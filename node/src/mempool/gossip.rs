@@ -45,6 +45,16 @@ pub struct GossipedTx {
 
 /// What the admission task runs with.
 pub struct GossipAdmission {
+    /// The pool and what it checks against.
+    pub admitter: Admitter,
+    /// Where verdicts go.
+    pub p2p: P2pHandle,
+    /// Gossip verdict counts.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Admits gossiped transactions into the pool (blocking work: call it off the runtime).
+pub struct Admitter {
     /// The chain.
     pub chain_id: ChainId,
     /// The database (the head's state).
@@ -55,10 +65,6 @@ pub struct GossipAdmission {
     pub journal: Journal,
     /// The head the pool checks against.
     pub status: SharedStatus,
-    /// Where verdicts go.
-    pub p2p: P2pHandle,
-    /// Gossip verdict counts.
-    pub metrics: Arc<Metrics>,
 }
 
 /// The verdict on a transaction the pool refused: nobody should forward what can never
@@ -102,7 +108,8 @@ impl GossipAdmission {
             }
             let admitting = Arc::clone(&this);
             let verdicts = match tokio::task::spawn_blocking(move || {
-                let verdicts = admitting.admit(&batch);
+                let raw: Vec<&[u8]> = batch.iter().map(|m| m.data.as_slice()).collect();
+                let verdicts = admitting.admitter.admit(&raw);
                 (batch, verdicts)
             })
             .await
@@ -119,7 +126,9 @@ impl GossipAdmission {
             }
         }
     }
+}
 
+impl Admitter {
     /// The context of the block after the head.
     fn context(&self) -> CheckContext {
         let status = self.status.read();
@@ -130,13 +139,13 @@ impl GossipAdmission {
         }
     }
 
-    /// Checks a batch without holding the pool's lock, then inserts it under the lock.
-    fn admit(&self, batch: &[GossipedTx]) -> Vec<Verdict> {
+    /// Checks a batch without holding the pool's lock, then inserts it under the lock
+    /// and journals what it accepted; one verdict per transaction, in order.
+    pub fn admit(&self, raw: &[&[u8]]) -> Vec<Verdict> {
         let ctx = self.context();
         let store = self.storage.state_store();
-        let raw: Vec<&[u8]> = batch.iter().map(|m| m.data.as_slice()).collect();
         let config = self.mempool.lock().config().clone();
-        let prepared = prepare_raw_with(&config, &store, &ctx, &raw, &|hash| {
+        let prepared = prepare_raw_with(&config, &store, &ctx, raw, &|hash| {
             self.mempool.lock().contains(hash)
         });
         // The head may have moved while the batch was checked: the pool checks the
@@ -146,14 +155,86 @@ impl GossipAdmission {
         let results = self.mempool.lock().insert(&store, &ctx, prepared);
         results
             .iter()
-            .zip(batch)
-            .map(|(result, message)| match result {
+            .zip(raw)
+            .map(|(result, bytes)| match result {
                 Ok(_) => {
-                    self.journal.append(message.data.clone());
+                    self.journal.append(bytes.to_vec());
                     Verdict::Accept
                 }
                 Err(error) => verdict_on(error),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use accord_runtime::test_utils;
+    use accord_types::{ChainId, Nonce, Payload, Transaction};
+
+    use super::*;
+    use crate::test_support::stores;
+
+    fn proposal(chain_id: &ChainId, nonce: u64) -> Transaction {
+        let draft = test_utils::draft(&["eu"], test_utils::documentation("guide.md"));
+        Transaction::sign(
+            &test_utils::key("author"),
+            chain_id.clone(),
+            Nonce(nonce),
+            Payload::SubmitProposal {
+                draft: Box::new(draft),
+            },
+        )
+    }
+
+    #[test]
+    fn a_batch_gets_a_verdict_per_transaction_and_only_the_valid_enter_the_pool() {
+        let stores = stores();
+        let chain_id = test_utils::genesis().chain_id;
+        let admitter = Admitter {
+            chain_id: chain_id.clone(),
+            storage: Arc::clone(&stores.storage),
+            mempool: Arc::clone(&stores.mempool),
+            journal: stores.journal.clone(),
+            status: Arc::clone(&stores.status),
+        };
+        let valid = proposal(&chain_id, 0);
+        let valid_bytes = accord_types::codec::encode(&valid);
+        let foreign = proposal(&ChainId::new("another-chain").unwrap(), 0);
+        let mut forged = valid_bytes.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let gap = proposal(&chain_id, 5);
+        let batch: Vec<Vec<u8>> = vec![
+            valid_bytes.clone(),
+            b"not a transaction".to_vec(),
+            accord_types::codec::encode(&foreign),
+            forged,
+            valid_bytes.clone(),
+            accord_types::codec::encode(&gap),
+        ];
+        let raw: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+        let verdicts = admitter.admit(&raw);
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Accept,
+                // Never valid anywhere: not forwarded, the relaying peer penalized.
+                Verdict::Reject,
+                Verdict::Reject,
+                Verdict::Reject,
+                // A duplicate is not forwarded, but nothing is wrong with it.
+                Verdict::Ignore,
+                // Held back behind its nonce gap: pooled, and forwarded.
+                Verdict::Accept,
+            ]
+        );
+        let pool = stores.mempool.lock();
+        assert!(pool.contains(&valid.hash()));
+        assert!(pool.contains(&gap.hash()));
+        assert_eq!(pool.len(), 2);
+        drop(pool);
+        // The same transaction gossiped again later is a duplicate.
+        assert_eq!(admitter.admit(&[valid_bytes.as_slice()]), [Verdict::Ignore]);
     }
 }
