@@ -1,6 +1,7 @@
 //! What the node's tasks share with the RPC server and the metrics: its status and its
-//! peers. Each field has one writer: the executor moves the head, the consensus actor
-//! the round and `halted`, block sync `syncing` and the peers.
+//! peers. The executor moves the head, the consensus task the round and `halted`,
+//! block sync `syncing` and the peer list; the peer count is set by block sync's poll
+//! and by the consensus task on every peer up or down.
 
 use std::sync::Arc;
 
