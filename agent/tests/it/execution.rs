@@ -222,18 +222,20 @@ async fn a_dry_run_verifies_and_prints_but_claims_runs_and_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_longer_than_the_lease_keeps_its_claim_by_renewing_it() {
     let fixture = Fixture::new().await;
-    // Three seconds at a block every 50 ms: 60 blocks, three times the 20-block lease.
-    fixture.script("deploy.sh", "sleep 3; echo ran >> marker");
+    // Six seconds at a block every 100 ms: 60 blocks, three times the 20-block lease.
+    // Renewing 15 blocks ahead leaves 1.5 s (more when a loaded machine makes blocks
+    // slower) for a renewal to land before the lease would lapse.
+    fixture.script("deploy.sh", "sleep 6; echo ran >> marker");
     let config = fixture.config(
         &[fixture.url()],
-        "lease_margin = 10\n[actions.default]\ncommand = [\"/bin/sh\", \"deploy.sh\"]\n",
+        "lease_margin = 15\n[actions.default]\ncommand = [\"/bin/sh\", \"deploy.sh\"]\n",
     );
     let agent = Running::start(config).await;
     let id = fixture.approve(test_utils::pipeline(&[]), &["eu"]);
     let node = fixture.node.clone();
     let blocks = tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
             let n = node.clone();
             let _ = tokio::task::spawn_blocking(move || n.commit(&[])).await;
         }
