@@ -7,7 +7,7 @@
 //!        │                                   │
 //!        ▼                                   ▼
 //!   consensus log (append) ──► Engine::process ──► outputs
-//!                                                   │ Broadcast: log sync ─► signer guard (synced) ─► publish
+//!                                                   │ Broadcast: recorder (log sync ─► signer guard) ─► publish
 //!                                                   │ ScheduleTimeout: tokio timer ─► TimeoutElapsed
 //!                                                   │ RequestValue: executor Build ─► ProposeValue
 //!                                                   │ RequestValidation: (fetch by hash) ─► executor Check ─► Validity
@@ -18,7 +18,10 @@
 //!
 //! Every input is appended to the consensus log before the engine sees it, and the log
 //! is synced before any message this validator signed leaves the node; the signer
-//! guard's own record is synced before that. On restart the log is replayed into a
+//! guard's own record is synced before that. Both files are written by the recorder
+//! ([`recorder`]), a thread of their own that carries out the task's writes in order:
+//! appends are sent without waiting, and a release (sync, then the guard's record) is
+//! awaited before the message is published. On restart the log is replayed into a
 //! fresh engine, which reaches the same state (the engine is a deterministic function
 //! of its inputs); blocks that inputs refer to by hash are in the log too. The log is
 //! pruned when a height is committed: it then holds only the next height's start.
@@ -31,6 +34,7 @@
 pub mod candidates;
 pub mod gossip;
 mod net;
+mod recorder;
 mod recover;
 mod synced;
 pub mod wire;
@@ -64,6 +68,7 @@ use crate::sync::client::{Applied, SyncClient, Synced};
 use crate::wal::Wal;
 use candidates::{Candidates, Offer};
 use gossip::Admission;
+use recorder::Recorder;
 use wire::{ConsensusWire, WalEntry};
 
 /// Synced batches waiting for the consensus task, at most (the client awaits each).
@@ -127,8 +132,10 @@ struct Task {
     params: ConsensusParams,
     key: PublicKey,
     storage: Arc<Storage>,
-    wal: Wal,
-    signer: SignerGuard,
+    /// The consensus log and the signer guard, on a thread of their own.
+    recorder: Recorder,
+    /// What the guard recorded last when the node started.
+    last_signed: Option<LastSigned>,
     p2p: P2pHandle,
     executor: Executor,
     transactions: mpsc::Sender<GossipedTx>,
@@ -220,13 +227,15 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
         keypair: Some(keypair),
     });
     let allow_list = follow_allow_list(p2p.clone());
+    let last_signed = signer.last_signed().cloned();
+    let recorder = Recorder::spawn(wal, signer)?;
     let mut task = Task {
         chain_id,
         params,
         key,
         storage,
-        wal,
-        signer,
+        recorder,
+        last_signed,
         p2p,
         executor,
         transactions,
@@ -290,7 +299,7 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
     if task.decided.is_some() {
         task.commit().await?;
     }
-    task.wal.sync()?;
+    task.recorder.sync().await?;
     info!(height = task.parent.height.0, "consensus stopped");
     Ok(())
 }
@@ -325,10 +334,17 @@ impl Task {
             validators: self.validators.clone(),
             history: self.history.clone(),
         };
-        self.wal.reset(&WalEntry::Input(input.clone()).encode())?;
+        self.recorder
+            .reset(WalEntry::Input(input.clone()).encode())
+            .await?;
         // Blocks that came ahead of this height, so a replay finds them.
-        for block in self.candidates.current() {
-            self.wal.append(&WalEntry::Block(block.clone()).encode())?;
+        let ahead: Vec<Vec<u8>> = self
+            .candidates
+            .current()
+            .map(|block| WalEntry::Block(block.clone()).encode())
+            .collect();
+        for record in ahead {
+            self.recorder.append(record).await?;
         }
         fault::crash_point("after-log-reset");
         self.admission.reset();
@@ -337,7 +353,9 @@ impl Task {
 
     /// Logs an input, then processes it.
     async fn feed(&mut self, input: Input) -> Result<()> {
-        self.wal.append(&WalEntry::Input(input.clone()).encode())?;
+        self.recorder
+            .append(WalEntry::Input(input.clone()).encode())
+            .await?;
         self.process(input).await
     }
 
@@ -456,10 +474,10 @@ impl Task {
         }
         // The inputs that led to this message are on disk first, so a replay after a
         // crash reproduces it; then the guard records it before it leaves.
-        self.wal.sync()?;
         match self
-            .signer
-            .approve(height, round, step, message_hash(&message))
+            .recorder
+            .release(height, round, step, message_hash(&message))
+            .await?
         {
             Ok(Approval::Signed | Approval::Repeat) => {
                 if self.cannot_sign {
@@ -554,8 +572,9 @@ impl Task {
             block = %hash,
             "proposing"
         );
-        self.wal
-            .append(&WalEntry::Block(executed.block.clone()).encode())?;
+        self.recorder
+            .append(WalEntry::Block(executed.block.clone()).encode())
+            .await?;
         self.candidates.built(executed);
         self.queue.push_back(Input::ProposeValue {
             height,
@@ -610,7 +629,7 @@ impl Task {
         let hash = block.hash();
         let record = WalEntry::Block(block.clone()).encode();
         match self.candidates.fetched(block) {
-            Offer::Kept => self.wal.append(&record)?,
+            Offer::Kept => self.recorder.append(record).await?,
             Offer::Known => {}
             Offer::OtherHeight | Offer::FarRound | Offer::Full => return Ok(()),
         }

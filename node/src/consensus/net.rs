@@ -105,7 +105,7 @@ impl Task {
                         let round_now = self.engine.state().map_or(Round(0), |s| s.round);
                         let record = WalEntry::Block(block.clone()).encode();
                         if self.candidates.offer(block, proposal.round, round_now) == Offer::Kept {
-                            self.wal.append(&record)?;
+                            self.recorder.append(record).await?;
                         }
                     } else if proposal.height == next.saturating_add(1) {
                         // Logged when its height starts.

@@ -33,7 +33,7 @@ impl Task {
                     "consensus log is of an earlier height; starting height {} afresh", next.0
                 );
             }
-            self.abstain = abstain_after_lost_log(self.signer.last_signed(), next);
+            self.abstain = abstain_after_lost_log(self.last_signed.as_ref(), next);
             if self.abstain.is_some() {
                 warn!(
                     height = next.0,

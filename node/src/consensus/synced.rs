@@ -58,11 +58,11 @@ impl Task {
             }
             let record = WalEntry::Block(block.clone()).encode();
             match self.candidates.fetched(block.clone()) {
-                Offer::Kept => self.wal.append(&record)?,
+                Offer::Kept => self.recorder.append(record).await?,
                 Offer::Known => {}
                 // A quorum vouches for this one: it is kept whatever else is held.
                 Offer::Full | Offer::FarRound => {
-                    self.wal.append(&record)?;
+                    self.recorder.append(record).await?;
                     self.candidates.restore(block);
                 }
                 Offer::OtherHeight => break,
