@@ -106,6 +106,7 @@ pub struct Byzantine {
     pub chain_id: ChainId,
     stamp: u64,
     lie: watch::Sender<Option<SyncLie>>,
+    echo: watch::Sender<bool>,
     heard: Arc<Mutex<Heard>>,
     events: tokio::task::JoinHandle<()>,
 }
@@ -121,16 +122,38 @@ impl Byzantine {
     /// gossip up to `cap` bytes. Sync requests are answered with nothing until
     /// [`Byzantine::lie_in_sync`] says otherwise.
     pub fn join(net: &Net, index: usize, cap: usize) -> Self {
+        Self::join_toward(net, index, cap, None)
+    }
+
+    /// As [`Byzantine::join`], but connected to the nodes in `only` alone (when given):
+    /// it dials no other node and refuses the others' connections. Two of them with
+    /// the same validator's keys, toward disjoint sets of nodes, can tell each set
+    /// something different, as one validator that sends each peer its own version does.
+    pub fn join_toward(net: &Net, index: usize, cap: usize, only: Option<&[usize]>) -> Self {
         let (spec, _) = accord_node::init::read_spec(&net.home.join("spec.json")).unwrap();
         let home = &net.nodes[index].node.home;
         let p2p_key = accord_node::keyfile::read(&home.join("keys/p2p.key")).unwrap();
         let key = accord_node::keyfile::read(&home.join("keys/consensus.key")).unwrap();
         let listen = "/ip4/127.0.0.1/tcp/0".parse().unwrap();
         let mut config = P2pConfig::from_chain_spec(&spec, p2p_key, listen).unwrap();
+        if let Some(only) = only {
+            let keep: BTreeSet<PublicKey> = only
+                .iter()
+                .map(|&i| {
+                    let home = &net.nodes[i].node.home;
+                    accord_node::keyfile::read(&home.join("keys/p2p.key"))
+                        .unwrap()
+                        .public()
+                })
+                .collect();
+            config.bootstrap.retain(|(peer, _)| keep.contains(peer));
+            config.allowed = keep;
+        }
         config.max_message_bytes = cap;
         config.max_response_bytes = config.max_response_bytes.max(cap);
         let (p2p, mut events) = accord_node::p2p::spawn(config).unwrap();
         let (lie, lies) = watch::channel(None);
+        let (echo, echoing) = watch::channel(false);
         let p2p_events = p2p.clone();
         let forger = key.clone();
         let chain_id = spec.chain_id().clone();
@@ -141,6 +164,9 @@ impl Byzantine {
             let mut held = std::collections::VecDeque::new();
             // The highest height of the consensus gossip it has seen.
             let mut seen = 0u64;
+            // The (height, round) it precommitted in as an echo, and its stamps.
+            let mut echoed = BTreeSet::new();
+            let mut stamp = 1u64 << 62;
             while let Some(event) = events.recv().await {
                 if let NetEvent::Gossip {
                     topic: Topic::Consensus,
@@ -152,6 +178,27 @@ impl Byzantine {
                         Ok(ConsensusWire::Vote(vote)) if vote.verify(&chain_id).is_ok() => {
                             seen = seen.max(vote.height.0);
                             hearing.lock().unwrap().vote(&vote);
+                            let echo = *echoing.borrow()
+                                && vote.vote_type == VoteType::Precommit
+                                && vote.block_hash.is_some()
+                                && vote.validator != forger.public()
+                                && echoed.insert((vote.height, vote.round));
+                            if echo {
+                                let mine = Vote::sign(
+                                    &forger,
+                                    &chain_id,
+                                    vote.height,
+                                    vote.round,
+                                    VoteType::Precommit,
+                                    vote.block_hash,
+                                );
+                                stamp += 1;
+                                let data = ConsensusWire::Vote(mine).encode_stamped(stamp);
+                                let _ = p2p_events.publish(Topic::Consensus, data).await;
+                                if echoed.len() > 64 {
+                                    echoed.pop_first();
+                                }
+                            }
                         }
                         Ok(ConsensusWire::Proposal { proposal, .. })
                             if proposal.verify(&chain_id).is_ok() =>
@@ -206,6 +253,7 @@ impl Byzantine {
             chain_id: spec.chain_id().clone(),
             stamp: 0,
             lie,
+            echo,
             heard,
             events,
         }
@@ -214,6 +262,14 @@ impl Byzantine {
     /// What it has heard signed so far.
     pub fn heard(&self) -> Heard {
         self.heard.lock().unwrap().clone()
+    }
+
+    /// From now on (`true`) or no longer, precommits each block it hears another
+    /// validator precommit, once per height and round: it then signs the certificates
+    /// the others gather, so proposer selection counts it present and gives it round 0
+    /// of its heights.
+    pub fn echo_precommits(&self, on: bool) {
+        let _ = self.echo.send(on);
     }
 
     /// From now on, answers block sync with `lie`.

@@ -5,14 +5,18 @@
 mod slow {
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+    use accord_rpc::types::{BlockView, EventFilter};
+    use accord_rpc::{ChainApiClient, GovApiClient};
     use accord_runtime::test_utils::{documentation, draft};
     use accord_tests::byzantine::{Byzantine, SyncLie};
     use accord_tests::net::{tail, Net};
     use accord_types::block::Header;
     use accord_types::consensus::VoteType;
     use accord_types::governance::ProposalDraft;
+    use accord_types::receipt::Event;
     use accord_types::{
-        Block, Hash, Height, Keypair, Nonce, Payload, Round, Timestamp, Transaction,
+        Block, CommitCertificate, Hash, Height, Keypair, Nonce, Payload, Round, Timestamp,
+        Transaction,
     };
 
     const LIMIT: Duration = Duration::from_secs(120);
@@ -176,6 +180,171 @@ mod slow {
                 tail(&log, 40)
             );
             assert!(!log.contains("panicked"), "{}", tail(&log, 40));
+        }
+    }
+
+    /// An empty block on `parent` by `byz`, `later` ms after the latest of now and just
+    /// past the parent's time. On a quiet chain (an empty parent, no timers) an empty
+    /// block leaves the state as it was, so the parent's roots are its own: the block
+    /// is valid, and one with another `later` is another valid block.
+    fn empty_child(
+        byz: &Byzantine,
+        parent: &BlockView,
+        certificate: &CommitCertificate,
+        later: u64,
+    ) -> Block {
+        let header = &parent.block.header;
+        Block {
+            header: Header {
+                chain_id: byz.chain_id.clone(),
+                height: Height(header.height.0 + 1),
+                parent_hash: parent.hash,
+                timestamp: Timestamp(now().0.max(header.timestamp.0 + 1) + later),
+                proposer: byz.key.public(),
+                transactions_root: accord_types::block::transactions_root(&[]),
+                evidence_root: accord_types::block::evidence_root(&[]),
+                state_root: header.state_root,
+                receipts_root: header.receipts_root,
+                validator_set_hash: header.validator_set_hash,
+                last_commit_hash: certificate.hash(),
+            },
+            transactions: Vec::new(),
+            evidence: Vec::new(),
+            last_commit: Some(certificate.clone()),
+        }
+    }
+
+    /// A proposer that shows one side of the network one block and the other side
+    /// another, and prevotes each on its side: the honest nodes still decide one block
+    /// at that height, all the same, its double prevote is caught and recorded on
+    /// chain as evidence against it, and the heights go on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_proposer_that_shows_each_side_its_own_block_is_caught_and_one_block_is_decided() {
+        let mut net = honest_three().await;
+        let (spec, _) = accord_node::init::read_spec(&net.home.join("spec.json")).unwrap();
+        let validators = spec.validator_set().unwrap();
+        // Two peers with its keys: one connected to node 0 alone, one to nodes 1 and 2.
+        let mut left = Byzantine::join_toward(&net, BYZANTINE, 1 << 20, Some(&[0]));
+        let mut right = Byzantine::join_toward(&net, BYZANTINE, 1 << 20, Some(&[1, 2]));
+        left.wait_for_mesh(1).await;
+        right.wait_for_mesh(2).await;
+        let me = left.key.public();
+        let api = net.client(0);
+        // It signs the others' certificates for a few heights first, so that it is no
+        // longer passed over as absent and round 0 of its heights is its own.
+        right.echo_precommits(true);
+        let from = net.height(0).await.unwrap();
+        net.wait_height(
+            0,
+            from + 2 * accord_consensus::proposer::ABSENCE_WINDOW,
+            LIMIT,
+        )
+        .await;
+
+        // Heights whose round 0 is its turn, caught as soon as their parent is
+        // committed (the others wait for its proposal until their propose timeout).
+        let deadline = Instant::now() + LIMIT;
+        let mut attempts = Vec::new();
+        let decided = loop {
+            assert!(
+                Instant::now() < deadline && attempts.len() < 5,
+                "no equivocation of its was decided; attempts (height, A, B, decided): {attempts:?}\n{}",
+                tail(&net.log(1), 80)
+            );
+            let status = api.status().await.unwrap();
+            let height = status.height.0 + 1;
+            if accord_consensus::proposer::scheduled(&validators, height) != Some(&me) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            let parent = api
+                .api()
+                .block(status.height.into())
+                .await
+                .unwrap()
+                .unwrap();
+            let certificate = api.api().certificate(status.height.into()).await.unwrap();
+            let (Some(certificate), true) = (
+                certificate,
+                parent.block.transactions.is_empty() && parent.block.evidence.is_empty(),
+            ) else {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            };
+            let a = empty_child(&left, &parent, &certificate, 0);
+            let b = empty_child(&right, &parent, &certificate, 1);
+            let (ha, hb) = (a.hash(), b.hash());
+            assert_ne!(ha, hb);
+            // Node 0 hears A and a prevote for it; nodes 1 and 2 hear B, a prevote and
+            // a precommit for it. Whatever each relays, node 0 meets both prevotes.
+            left.send(&left.proposal(Round(0), a)).await.unwrap();
+            left.send(&left.vote(Height(height), Round(0), VoteType::Prevote, Some(ha)))
+                .await
+                .unwrap();
+            right.send(&right.proposal(Round(0), b)).await.unwrap();
+            for vote_type in [VoteType::Prevote, VoteType::Precommit] {
+                right
+                    .send(&right.vote(Height(height), Round(0), vote_type, Some(hb)))
+                    .await
+                    .unwrap();
+            }
+            for i in 0..BYZANTINE {
+                net.wait_height(i, height, LIMIT).await;
+            }
+            // One block at that height, the same everywhere.
+            let block = net.block(0, height).await;
+            for i in 1..BYZANTINE {
+                assert_eq!(
+                    net.block(i, height).await,
+                    block,
+                    "node {i} at height {height}"
+                );
+            }
+            let hash: Hash = block.0.parse().unwrap();
+            attempts.push((height, ha, hb, hash));
+            if hash == ha || hash == hb {
+                break hash;
+            }
+        };
+
+        // Its two prevotes for one round are evidence, which a later block records.
+        let filter = EventFilter {
+            types: Some(vec!["evidence_recorded".into()]),
+            ..EventFilter::default()
+        };
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let page = api
+                .api()
+                .events(Some(filter.clone()), None, None)
+                .await
+                .unwrap();
+            let recorded = page.events.iter().any(|e| {
+                matches!(&e.event, Event::EvidenceRecorded { validator, .. } if *validator == me)
+            });
+            if recorded {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "its double prevote was never recorded (decided {decided}):\n{}",
+                tail(&net.log(0), 40)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        advances(&mut net, 3).await;
+        assert!(
+            (0..BYZANTINE).any(|i| net
+                .log(i)
+                .contains("a proposer signed two different proposals")),
+            "no node noticed the two proposals"
+        );
+        for i in 0..BYZANTINE {
+            assert!(
+                !net.log(i).contains("panicked"),
+                "{}",
+                tail(&net.log(i), 40)
+            );
         }
     }
 
