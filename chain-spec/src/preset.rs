@@ -261,7 +261,8 @@ impl Builder {
 
     fn build(self, regional_quorum: bool) -> Result<Preset> {
         let spec = ChainSpec {
-            chain_id: self.chain_id,
+            chain_id: self.chain_id.clone(),
+            name: self.chain_id,
             genesis_time: PRESET_GENESIS_TIME,
             regions: self.regions,
             validators: self.validators,

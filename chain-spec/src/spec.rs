@@ -20,6 +20,10 @@ use crate::{time, Result};
 /// that validation checks. Its fields are read through accessors for that reason.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize)]
 pub struct ChainSpec {
+    /// The chain's name: the spec's `chain_id` field.
+    pub(crate) name: ChainId,
+    /// The chain id that signatures cover: derived from the rest, so not hashed.
+    #[borsh(skip)]
     pub(crate) chain_id: ChainId,
     pub(crate) genesis_time: Timestamp,
     pub(crate) regions: Vec<RegionId>,
@@ -73,9 +77,19 @@ impl ChainSpec {
         Hash::of_borsh(Domain::GENESIS, self)
     }
 
-    /// The chain id.
+    /// The chain id: the spec's `chain_id` (its name) joined by `-` to the first 16
+    /// bytes of the genesis hash in hex, such as `accord-local-3f09…` (32 hex digits).
+    /// It is part of everything signed (transactions, votes, proposals, reports), so a
+    /// signature is good on this chain alone: not on another chain, and not on a new
+    /// genesis under the same name, where old transactions would otherwise replay from
+    /// nonce 0 and old votes could be paired with new ones as false evidence.
     pub fn chain_id(&self) -> &ChainId {
         &self.chain_id
+    }
+
+    /// The chain's name, as the spec's `chain_id` field gives it.
+    pub fn chain_name(&self) -> &ChainId {
+        &self.name
     }
 
     /// The genesis time, which is the timestamp of the genesis state.
@@ -171,7 +185,7 @@ impl ChainSpec {
     /// The spec in its stage-1 shape, every value as its text.
     pub(crate) fn to_raw(&self) -> RawChainSpec {
         RawChainSpec {
-            chain_id: self.chain_id.to_string(),
+            chain_id: self.name.to_string(),
             genesis_time: time::format(self.genesis_time),
             regions: self.regions.iter().map(ToString::to_string).collect(),
             validators: self.validators.iter().map(raw_validator).collect(),

@@ -23,6 +23,9 @@ use crate::{raw, time, ChainSpec, Error, Problem, Result};
 
 /// Longest name of a validator, observer or account, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
+/// Longest chain name (the spec's `chain_id`), in bytes; the chain id signatures cover
+/// adds `-` and 32 hex digits of the genesis hash.
+pub const MAX_CHAIN_NAME_LEN: usize = 64;
 
 pub use accord_types::params::MIN_BLOCK_BYTES;
 
@@ -31,6 +34,12 @@ pub(crate) fn check(raw: &RawChainSpec) -> Result<ChainSpec> {
     let mut c = Checker::default();
 
     let chain_id = c.parse("$.chain_id", ChainId::new(raw.chain_id.as_str()));
+    if raw.chain_id.len() > MAX_CHAIN_NAME_LEN {
+        c.report(
+            "$.chain_id",
+            format!("is too long: at most {MAX_CHAIN_NAME_LEN} bytes (the chain id adds 33 for the genesis hash)"),
+        );
+    }
     let genesis_time = c.parse("$.genesis_time", time::parse(&raw.genesis_time));
     let regions = c.regions(&raw.regions);
     let known: BTreeSet<RegionId> = regions.iter().flatten().cloned().collect();
@@ -70,8 +79,9 @@ pub(crate) fn check(raw: &RawChainSpec) -> Result<ChainSpec> {
             problems: vec![Problem::new("$", "invalid (no specific problem recorded)")],
         });
     };
-    Ok(ChainSpec {
-        chain_id,
+    let mut spec = ChainSpec {
+        chain_id: chain_id.clone(),
+        name: chain_id,
         genesis_time,
         regions,
         validators,
@@ -79,6 +89,20 @@ pub(crate) fn check(raw: &RawChainSpec) -> Result<ChainSpec> {
         accounts,
         governance,
         consensus: raw.consensus.clone(),
+    };
+    spec.chain_id = bound_chain_id(&spec)?;
+    Ok(spec)
+}
+
+/// The chain id signatures cover: the name and the first half of the genesis hash.
+fn bound_chain_id(spec: &ChainSpec) -> Result<ChainId> {
+    let genesis = spec.genesis_hash();
+    let hex: String = genesis.as_bytes()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    ChainId::new(format!("{}-{hex}", spec.name)).map_err(|e| Error::Invalid {
+        problems: vec![Problem::new("$.chain_id", e.to_string())],
     })
 }
 
@@ -93,8 +117,10 @@ impl ChainSpec {
     }
 
     /// Checks the spec again; used on values that did not come from JSON.
-    pub(crate) fn validate(self) -> Result<Self> {
+    pub(crate) fn validate(mut self) -> Result<Self> {
         let checked = check(&self.to_raw())?;
+        // Derived from the rest, not part of the text form.
+        self.chain_id = checked.chain_id.clone();
         if checked != self {
             // Unreachable while the text form and the checks agree; refuse rather than guess.
             let message = "does not survive a round trip through its JSON form";
@@ -110,8 +136,10 @@ impl ChainSpec {
 impl BorshDeserialize for ChainSpec {
     fn deserialize_reader<R: io::Read>(reader: &mut R) -> io::Result<Self> {
         // Fields are read in declaration order, the order BorshSerialize writes them.
+        let name: ChainId = BorshDeserialize::deserialize_reader(reader)?;
         let unchecked = Self {
-            chain_id: BorshDeserialize::deserialize_reader(reader)?,
+            chain_id: name.clone(),
+            name,
             genesis_time: BorshDeserialize::deserialize_reader(reader)?,
             regions: BorshDeserialize::deserialize_reader(reader)?,
             validators: BorshDeserialize::deserialize_reader(reader)?,

@@ -476,7 +476,7 @@ fn summary(spec: &ChainSpec) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut line = format!(
         "ok: chain {}, genesis {}, {} in {}, {}",
-        spec.chain_id(),
+        spec.chain_name(),
         spec.genesis_hash(),
         plural(spec.validators().len(), "validator"),
         plural(spec.regions().len(), "region"),

@@ -49,7 +49,13 @@ impl MemoryNode {
     /// A chain at the runtime's test genesis, announcing commits into a channel of
     /// `capacity` blocks.
     pub fn new(capacity: usize) -> Arc<Self> {
-        let genesis = test_utils::genesis();
+        Self::with_genesis(&test_utils::genesis(), capacity)
+    }
+
+    /// A chain at `genesis` (the runtime's test genesis, changed as a test needs: a
+    /// chain id taken from a chain spec, say); its validators' keys are the test keys
+    /// named after them.
+    pub fn with_genesis(genesis: &accord_runtime::Genesis, capacity: usize) -> Arc<Self> {
         let validators = ValidatorSet::new(
             genesis
                 .validators
@@ -67,7 +73,7 @@ impl MemoryNode {
         let (commits, _) = broadcast::channel(capacity);
         Arc::new(Self {
             inner: Mutex::new(Inner {
-                chain: TestChain::from_genesis(&genesis),
+                chain: TestChain::from_genesis(genesis),
                 genesis_hash: Hash::digest(accord_types::Domain::GENESIS, b"memory"),
                 blocks: Vec::new(),
                 pool: Vec::new(),

@@ -161,10 +161,12 @@ label_newtype!(
     32
 );
 label_newtype!(
-    /// The chain's name, part of everything that is signed so signatures cannot cross chains.
+    /// The chain's id, part of everything that is signed so signatures cannot cross
+    /// chains: a name and, for a chain made from a spec, its genesis hash's first half
+    /// (see the chain spec's `chain_id`).
     ChainId,
     "chain id",
-    64
+    100
 );
 
 #[cfg(test)]

@@ -101,7 +101,14 @@ fn write_private(path: &Path, text: &str) {
 impl Fixture {
     /// A fresh chain, server and agent directory.
     pub async fn new() -> Self {
-        let node = MemoryNode::new(256);
+        // The chain's id is the one its spec gives (the name bound to the genesis).
+        let spec = spec_json();
+        let mut genesis = test_utils::genesis();
+        genesis.chain_id = accord_chain_spec::ChainSpec::from_json(&spec)
+            .unwrap()
+            .chain_id()
+            .clone();
+        let node = MemoryNode::with_genesis(&genesis, 256);
         let (server, addr) = accord_rpc::start(
             "127.0.0.1:0".parse().unwrap(),
             node.backend(),
@@ -113,7 +120,7 @@ impl Fixture {
         .await
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("spec.json"), spec_json()).unwrap();
+        std::fs::write(dir.path().join("spec.json"), spec).unwrap();
         write_private(
             &dir.path().join("agent.key"),
             &accord_agent::keyfile::encode(&test_utils::key("eu-agent")),

@@ -30,6 +30,60 @@ fn local_genesis_hash_is_pinned() {
 }
 
 /// Every leaf path of a JSON value, with the leaf.
+/// The chain id that signatures cover is the name and the genesis hash's first half:
+/// the same from JSON, a preset or borsh; another genesis under the same name (here a
+/// millisecond later) is another chain id, so nothing signed for one verifies on the
+/// other.
+#[test]
+fn the_chain_id_binds_the_name_to_the_genesis() {
+    let spec = preset("local").unwrap().spec;
+    let genesis = spec.genesis_hash().to_string();
+    let expected = format!("accord-local-{}", &genesis.trim_start_matches("0x")[..32]);
+    assert_eq!(spec.chain_id().as_str(), expected);
+    assert_eq!(spec.chain_name().as_str(), "accord-local");
+    let reparsed = accord_chain_spec::ChainSpec::from_json(&spec.to_json_pretty()).unwrap();
+    assert_eq!(reparsed.chain_id(), spec.chain_id());
+    let decoded: accord_chain_spec::ChainSpec =
+        borsh::from_slice(&borsh::to_vec(&spec).unwrap()).unwrap();
+    assert_eq!(decoded.chain_id(), spec.chain_id());
+    // The JSON form keeps the name.
+    assert!(spec
+        .to_json_pretty()
+        .contains("\"chain_id\": \"accord-local\""));
+
+    let mut again = preset_value("local");
+    again["genesis_time"] = "2026-01-01T00:00:00.001Z".into();
+    let regenesis = parse(&again).unwrap();
+    assert_eq!(regenesis.chain_name(), spec.chain_name());
+    assert_ne!(regenesis.chain_id(), spec.chain_id());
+
+    let keypair = accord_types::Keypair::derive_insecure("signer");
+    let vote = accord_types::Vote::sign(
+        &keypair,
+        spec.chain_id(),
+        accord_types::Height(1),
+        accord_types::Round(0),
+        accord_types::VoteType::Prevote,
+        None,
+    );
+    assert!(vote.verify(spec.chain_id()).is_ok());
+    assert!(vote.verify(regenesis.chain_id()).is_err());
+}
+
+/// A name longer than 64 bytes leaves no room for the genesis hash in the chain id.
+#[test]
+fn a_chain_name_over_64_bytes_is_refused() {
+    let mut value = preset_value("local");
+    value["chain_id"] = "a".repeat(65).into();
+    let error = parse(&value).unwrap_err().to_string();
+    assert!(
+        error.contains("$.chain_id") && error.contains("too long"),
+        "{error}"
+    );
+    value["chain_id"] = "a".repeat(64).into();
+    assert_eq!(parse(&value).unwrap().chain_id().as_str().len(), 64 + 33);
+}
+
 fn leaves(value: &Value, path: String, out: &mut BTreeMap<String, Value>) {
     match value {
         Value::Object(map) => {

@@ -60,7 +60,7 @@ fn unknown_preset_is_an_error() {
 fn dev_preset_is_one_node_one_region() {
     let dev = preset("dev").unwrap();
     let spec = &dev.spec;
-    assert_eq!(spec.chain_id().as_str(), "accord-dev");
+    assert_eq!(spec.chain_name().as_str(), "accord-dev");
     assert_eq!(spec.genesis_time(), PRESET_GENESIS_TIME);
     let region = RegionId::new("dev").unwrap();
     assert_eq!(spec.regions(), std::slice::from_ref(&region));
@@ -81,7 +81,7 @@ fn dev_preset_is_one_node_one_region() {
 #[test]
 fn local_preset_is_two_regions_with_regional_quorum() {
     let spec = preset("local").unwrap().spec;
-    assert_eq!(spec.chain_id().as_str(), "accord-local");
+    assert_eq!(spec.chain_name().as_str(), "accord-local");
     let names: Vec<_> = spec.validators().iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["eu-1", "eu-2", "us-1", "us-2"]);
     let ports: Vec<_> = spec
