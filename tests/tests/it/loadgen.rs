@@ -170,7 +170,18 @@ mod slow {
         assert!(report.proposals_created > 0, "{report}");
         // Nothing lost: every accepted transaction was finalized; a refused one that was
         // given up is counted under its code.
-        assert_eq!(report.lost(), 0, "{report}");
+        if report.lost() != 0 {
+            let mut heights = Vec::new();
+            for url in &target.rpc {
+                let status = Client::new(url).unwrap().status().await;
+                heights.push(status.map(|s| s.height.0).map_err(|e| e.to_string()));
+            }
+            panic!(
+                "{} accepted transactions lost\n{report}\nheights now: {heights:?}\n{}",
+                report.lost(),
+                net.diagnostics()
+            );
+        }
         assert_eq!(
             report.sent_proposals + report.sent_votes,
             report.finalized_proposals + report.finalized_votes + report.unresolved.late,
