@@ -206,12 +206,15 @@ impl Ctx {
     async fn acquire(&self, account: usize, deadline: Instant) -> Option<u64> {
         loop {
             let freed = self.freed[account].notified();
-            if let Some(nonce) = self.state().windows[account].acquire() {
-                return Some(nonce);
-            }
+            // Past the deadline nothing more is sent, even if a slot is free: a chain
+            // that frees slots as fast as they are taken would otherwise keep a sender
+            // going long after its window.
             let now = Instant::now();
             if now >= deadline {
                 return None;
+            }
+            if let Some(nonce) = self.state().windows[account].acquire() {
+                return Some(nonce);
             }
             let wait = (deadline - now).min(Duration::from_millis(50));
             let _ = tokio::time::timeout(wait, freed).await;
