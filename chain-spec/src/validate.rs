@@ -96,11 +96,8 @@ pub(crate) fn check(raw: &RawChainSpec) -> Result<ChainSpec> {
 
 /// The chain id signatures cover: the name and the first half of the genesis hash.
 fn bound_chain_id(spec: &ChainSpec) -> Result<ChainId> {
-    let genesis = spec.genesis_hash();
-    let hex: String = genesis.as_bytes()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let half = accord_types::codec::hex_encode(&spec.genesis_hash().as_bytes()[..16]);
+    let hex = half.trim_start_matches("0x");
     ChainId::new(format!("{}-{hex}", spec.name)).map_err(|e| Error::Invalid {
         problems: vec![Problem::new("$.chain_id", e.to_string())],
     })

@@ -72,18 +72,37 @@ impl Task {
         self.validators.get(key).is_some()
     }
 
+    /// The verdict on a signed message before its content is read: refused when its
+    /// signature fails or its signer is no validator; ignored outside the heights taken
+    /// or past the cap on far rounds; `None` to read on.
+    fn screen(
+        &mut self,
+        verified: bool,
+        signer: &PublicKey,
+        height: Height,
+        round: Round,
+    ) -> Option<Verdict> {
+        if !verified || !self.may_sign(signer) {
+            return Some(Verdict::Reject);
+        }
+        let next = self.parent.height.saturating_add(1);
+        if height < next || height > next.saturating_add(HEIGHTS_AHEAD) {
+            return Some(Verdict::Ignore);
+        }
+        if !self.admit_far(height, round) {
+            return Some(Verdict::Ignore);
+        }
+        None
+    }
+
     async fn on_consensus(&mut self, message: ConsensusWire) -> Result<Verdict> {
         let next = self.parent.height.saturating_add(1);
         match message {
             ConsensusWire::Proposal { proposal, block } => {
-                if proposal.verify(&self.chain_id).is_err() || !self.may_sign(&proposal.proposer) {
-                    return Ok(Verdict::Reject);
-                }
-                if proposal.height < next || proposal.height > next.saturating_add(HEIGHTS_AHEAD) {
-                    return Ok(Verdict::Ignore);
-                }
-                if !self.admit_far(proposal.height, proposal.round) {
-                    return Ok(Verdict::Ignore);
+                let verified = proposal.verify(&self.chain_id).is_ok();
+                let (signer, height, round) = (proposal.proposer, proposal.height, proposal.round);
+                if let Some(verdict) = self.screen(verified, &signer, height, round) {
+                    return Ok(verdict);
                 }
                 let current = proposal.height == next && self.engine.height() == Some(next);
                 if current && self.engine.proposer(proposal.round) != Some(proposal.proposer) {
@@ -120,14 +139,11 @@ impl Task {
                 Ok(Verdict::Accept)
             }
             ConsensusWire::Vote(vote) => {
-                if vote.verify(&self.chain_id).is_err() || !self.may_sign(&vote.validator) {
-                    return Ok(Verdict::Reject);
-                }
-                if vote.height < next || vote.height > next.saturating_add(HEIGHTS_AHEAD) {
-                    return Ok(Verdict::Ignore);
-                }
-                if !self.admit_far(vote.height, vote.round) {
-                    return Ok(Verdict::Ignore);
+                let verified = vote.verify(&self.chain_id).is_ok();
+                if let Some(verdict) =
+                    self.screen(verified, &vote.validator, vote.height, vote.round)
+                {
+                    return Ok(verdict);
                 }
                 self.queue.push_back(Input::Vote {
                     vote,
