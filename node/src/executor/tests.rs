@@ -197,6 +197,9 @@ async fn a_block_from_a_non_validator_or_from_the_future_is_a_block_fault() {
         .await
         .unwrap()
         .is_ok());
+    // The thread lets go of the database before the test process exits.
+    drop(node.executor);
+    node.thread.join().unwrap();
 }
 
 #[tokio::test]
