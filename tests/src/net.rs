@@ -80,6 +80,23 @@ impl Net {
         self.nodes.len() - 1
     }
 
+    /// Edits the chain spec before any node starts: the network's copy and each node's.
+    pub fn edit_spec(&self, edit: impl FnOnce(&mut serde_json::Value)) {
+        assert!(
+            self.nodes.iter().all(|n| n.child.is_none()),
+            "the spec is edited before the nodes start"
+        );
+        let path = self.home.join("spec.json");
+        let mut spec: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut spec);
+        let text = serde_json::to_string_pretty(&spec).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        for node in &self.nodes {
+            std::fs::write(node.node.home.join("spec.json"), &text).unwrap();
+        }
+    }
+
     /// A key file of the network (accounts: `author`, `eu-voter-1`, …).
     pub fn key(&self, name: &str) -> PathBuf {
         self.home.join("keys").join(format!("{name}.key"))

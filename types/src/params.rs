@@ -326,7 +326,9 @@ pub struct TimeoutParams {
     pub precommit_ms: u64,
     /// Added to the precommit timeout per round.
     pub precommit_delta_ms: u64,
-    /// Pause after a commit before the next height starts, to gather late precommits.
+    /// Wait after a decision for late precommits to join the certificate before the
+    /// block is committed and the next height starts; a block that carries
+    /// transactions is committed as soon as every validator's precommit is in.
     pub commit_ms: u64,
 }
 

@@ -851,6 +851,32 @@ impl Simulation {
                 self.handle_output(node, output, &mut pending);
             }
         }
+        self.start_if_complete(node);
+    }
+
+    /// A node whose certificate of its decided height holds every validator's
+    /// precommit starts the next height now, without waiting out the commit pause, as
+    /// the node does for a block that carries transactions (the pause only gathers late
+    /// precommits; simulated blocks stand for busy ones).
+    fn start_if_complete(&mut self, node: usize) {
+        let Some(engine) = self.nodes.get(node).and_then(|n| n.engine.as_ref()) else {
+            return;
+        };
+        let (Some(height), Some(certificate)) = (engine.height(), engine.certificate()) else {
+            return;
+        };
+        if certificate.signatures.len() < self.validators.len() {
+            return;
+        }
+        let incarnation = self.nodes.get(node).map_or(0, |n| n.incarnation);
+        self.push(
+            self.now,
+            Event::StartHeight {
+                node,
+                incarnation,
+                height: height.saturating_next(),
+            },
+        );
     }
 
     /// Writes the input to the node's WAL, runs the engine, records the trace.

@@ -35,6 +35,33 @@ fn honest_networks_decide_with_verifiable_certificates() {
     }
 }
 
+/// With every validator's precommit in, the next height starts at once instead of
+/// waiting out the commit pause (a minute of simulated time here); with one validator
+/// silent its precommit never comes, and each height waits the pause out for it.
+#[test]
+fn the_commit_pause_is_waited_out_only_for_a_missing_precommit() {
+    let mut config = SimConfig::honest(11, 4, 2);
+    config.timeouts.commit_ms = 60_000;
+    config.target_height = 10;
+    config.max_time_ms = 2_000_000;
+    let report = assert_clean(&config);
+    let reached = report.target_reached_ms.unwrap();
+    assert!(
+        reached < 60_000,
+        "10 heights took {reached} ms of simulated time: the pause was waited out"
+    );
+
+    let mut silent = config;
+    silent.target_height = 4;
+    silent.validators[3].behaviour = Behaviour::Silent;
+    let report = assert_clean(&silent);
+    let reached = report.target_reached_ms.unwrap();
+    assert!(
+        reached >= 3 * 60_000,
+        "4 heights took {reached} ms with a precommit missing from each: the pause was skipped"
+    );
+}
+
 #[test]
 fn the_same_seed_gives_the_same_trace() {
     for seed in [1, 2, 3, 40, 41] {

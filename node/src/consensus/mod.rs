@@ -11,7 +11,7 @@
 //!                                                   │ ScheduleTimeout: tokio timer ─► TimeoutElapsed
 //!                                                   │ RequestValue: executor Build ─► ProposeValue
 //!                                                   │ RequestValidation: (fetch by hash) ─► executor Check ─► Validity
-//!                                                   │ Decide: commit pause ─► executor Commit ─► next height
+//!                                                   │ Decide: commit pause (with txs: until every precommit is in) ─► executor Commit ─► next height
 //!                                                   │ Requeue: back into the log as an input
 //!   block sync client ──Synced──► verify certificates ─► executor Check + Commit ─► next height
 //! ```
@@ -279,8 +279,13 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
     }
     .spawn();
     loop {
-        while let Some(input) = task.queue.pop_front() {
-            task.feed(input).await?;
+        loop {
+            while let Some(input) = task.queue.pop_front() {
+                task.feed(input).await?;
+            }
+            if !task.commit_if_complete().await? {
+                break;
+            }
         }
         tokio::select! {
             biased;
@@ -667,6 +672,36 @@ impl Task {
                 Ok(())
             }
         }
+    }
+
+    /// Commits a decided block that carries transactions at once, without waiting out
+    /// the commit pause, when every validator's precommit for it is in: the pause lets
+    /// late precommits join the certificate (which the next block carries and proposer
+    /// selection reads), and none is missing. An empty block still waits the pause
+    /// out, so a chain with nothing to do keeps a steady pace: block-denominated
+    /// windows (voting periods, claim leases) keep their length in time, and idle
+    /// blocks do not fill the disk. `true` when a height was committed.
+    async fn commit_if_complete(&mut self) -> Result<bool> {
+        let Some(decision) = &self.decided else {
+            return Ok(false);
+        };
+        if self.replaying {
+            return Ok(false);
+        }
+        let busy = self
+            .candidates
+            .block(&decision.block_hash)
+            .is_some_and(|b| !b.transactions.is_empty());
+        let complete = busy
+            && self.engine.certificate().is_some_and(|c| {
+                c.block_hash == decision.block_hash && c.signatures.len() >= self.validators.len()
+            });
+        if !complete {
+            return Ok(false);
+        }
+        let before = self.parent.height;
+        self.commit().await?;
+        Ok(self.parent.height != before)
     }
 
     /// Commits the decided block, then starts the next height.

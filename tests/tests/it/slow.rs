@@ -358,6 +358,78 @@ async fn a_validator_added_by_governance_joins_and_votes() {
     }
 }
 
+/// A block that carries transactions is followed at once when all four precommits are
+/// in; an empty one waits out the commit pause (5 s here), so an idle chain keeps its
+/// pace. Read from the blocks' timestamps, which their proposers set as they build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_with_transactions_skips_the_commit_pause_and_an_empty_one_keeps_it() {
+    const PAUSE: u64 = 5_000;
+    let mut net = Net::new(4, 2);
+    net.edit_spec(|spec| spec["consensus"]["timeouts"]["commit_ms"] = PAUSE.into());
+    net.start_all();
+    net.wait_height(0, 2, Duration::from_secs(120)).await;
+    let draft = net.home.join("draft.json");
+    let proposal = accord_runtime::test_utils::draft(
+        &["eu"],
+        accord_runtime::test_utils::documentation("ops/pause.md"),
+    );
+    std::fs::write(&draft, serde_json::to_string_pretty(&proposal).unwrap()).unwrap();
+    let propose = accord_node::client::TxAction::Propose { draft };
+    let rpc = net.nodes[0].node.rpc.clone();
+    assert!(
+        accord_node::client::send(&rpc, &net.key("author"), &propose, true)
+            .await
+            .unwrap()
+    );
+    let api = net.client(0);
+    let block = |height: u64| {
+        let api = &api;
+        async move {
+            api.api()
+                .block(accord_types::Height(height).into())
+                .await
+                .unwrap()
+                .unwrap()
+                .block
+        }
+    };
+    let head = net.height(0).await.unwrap();
+    let mut busy = None;
+    for height in 1..=head {
+        if !block(height).await.transactions.is_empty() {
+            busy = Some(height);
+        }
+    }
+    let busy = busy.expect("the proposal's block");
+    net.wait_height(0, busy + 3, Duration::from_secs(120)).await;
+    let gap = |a: &accord_types::Block, b: &accord_types::Block| {
+        b.header.timestamp.0 - a.header.timestamp.0
+    };
+    let (with_txs, after) = (block(busy).await, block(busy + 1).await);
+    assert!(
+        gap(&with_txs, &after) < PAUSE,
+        "height {} came {} ms after the block with transactions",
+        busy + 1,
+        gap(&with_txs, &after)
+    );
+    // The blocks after it are empty: each waits the pause out.
+    let next = block(busy + 2).await;
+    assert!(after.transactions.is_empty());
+    assert!(
+        gap(&after, &next) >= PAUSE,
+        "height {} came {} ms after an empty block",
+        busy + 2,
+        gap(&after, &next)
+    );
+    for height in busy - 1..=busy + 2 {
+        let signers = block(height + 1)
+            .await
+            .last_commit
+            .map_or(0, |c| c.signatures.len());
+        assert_eq!(signers, 4, "the certificate of height {height}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_stuck_behind_a_nonce_gap_is_answered_with_the_reason() {
     let mut net = Net::new(4, 2);
