@@ -184,6 +184,8 @@ struct Task {
     certified: Option<Hash>,
     /// The validators' p2p keys and addresses the allow list must follow.
     allow_list: watch::Sender<Vec<(PublicKey, libp2p::Multiaddr)>>,
+    /// Tells block sync's client that a validator is past the heights taken.
+    behind: Arc<tokio::sync::Notify>,
 }
 
 fn now() -> Timestamp {
@@ -265,6 +267,7 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
         serving: Arc::new(Semaphore::new(MAX_SERVING)),
         admission: Admission::default(),
         allow_list,
+        behind: Arc::new(tokio::sync::Notify::new()),
     };
     task.publish_status();
     // The set at the head may differ from the spec's (a validator-set change on chain).
@@ -276,6 +279,7 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
         status: task.status.clone(),
         peers,
         consensus: synced,
+        behind: Arc::clone(&task.behind),
     }
     .spawn();
     loop {

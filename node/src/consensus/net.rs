@@ -86,6 +86,12 @@ impl Task {
             return Some(Verdict::Reject);
         }
         let next = self.parent.height.saturating_add(1);
+        // A validator past the height this node decides, which it has not decided:
+        // block sync polls soon rather than at its tick (a node that fell behind
+        // otherwise keeps missing the live height's messages).
+        if height > next && self.decided.is_none() || height > next.saturating_add(HEIGHTS_AHEAD) {
+            self.behind.notify_one();
+        }
         if height < next || height > next.saturating_add(HEIGHTS_AHEAD) {
             return Some(Verdict::Ignore);
         }

@@ -3,8 +3,11 @@
 //! in order to the consensus task, which verifies, executes and commits them.
 //!
 //! ```text
-//!   every second: Status to every peer (2 s each) ──► shared peer list
-//!        │ behind? (2+ blocks, or 1 while the head has not moved for 4 s)
+//!   every second, at once after a catch-up that applied blocks, or 100 ms after
+//!   consensus heard a validator past the height it decides:
+//!   Status to every peer (2 s each) ──► shared peer list
+//!        │ behind? (2+ blocks, or 1 while the head has not moved for 4 s or since
+//!        │          consensus heard the chain is past it)
 //!        ▼
 //!   plan ranges ──► Blocks requests, 4 at a time (3 s each, next peer on failure)
 //!        │ in order
@@ -15,11 +18,12 @@
 //! The consensus task goes on deciding heights while requests are in flight: a peer
 //! that claims to be ahead and never answers costs this task time, never consensus.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accord_types::{Block, CommitCertificate, Height, PublicKey};
 use futures::StreamExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{info, warn};
 
 use super::peers::{self, Fault, SyncPeers, SYNC_PARALLEL};
@@ -35,6 +39,9 @@ pub const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often peers are asked for their heights.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a poll that consensus asked for waits first (for consensus to get there
+/// itself); also the shortest time between two such polls.
+const NUDGE_WAIT: Duration = Duration::from_millis(100);
 
 /// Blocks fetched from a peer, in height order, for the consensus task to apply.
 #[derive(Debug)]
@@ -65,6 +72,10 @@ pub struct SyncClient {
     pub peers: SharedPeers,
     /// The consensus task's sync mailbox; the client stops when it closes.
     pub consensus: mpsc::Sender<Synced>,
+    /// Notified by consensus when a validator's message shows the chain is ahead: the
+    /// peers are polled then, not at the next tick, so a node that fell behind takes
+    /// the live height's messages again within a block or two.
+    pub behind: Arc<Notify>,
 }
 
 impl SyncClient {
@@ -78,8 +89,21 @@ impl SyncClient {
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut head = (self.status.read().height, Instant::now());
+        let mut again = false;
         while !self.consensus.is_closed() {
-            tick.tick().await;
+            // The head when consensus said a validator is further on.
+            let mut nudged = None;
+            if !again {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = self.behind.notified() => {
+                        nudged = Some(self.status.read().height);
+                        // Time for consensus to get there itself (and a bound on polls).
+                        tokio::time::sleep(NUDGE_WAIT).await;
+                    }
+                }
+            }
+            again = false;
             let heights = self.poll().await;
             let now = Instant::now();
             let height = self.status.read().height;
@@ -91,11 +115,15 @@ impl SyncClient {
             let Some(best) = ahead.iter().map(|(_, h)| *h).max() else {
                 continue;
             };
-            if best.0 < height.0.saturating_add(2) && !stalled {
+            // One block behind counts when consensus saw the chain past it and the head
+            // has not moved since.
+            let passed = nudged == Some(height);
+            if best.0 < height.0.saturating_add(2) && !stalled && !passed {
                 continue;
             }
             self.status.write().syncing = true;
-            self.catch_up(&mut sync_peers, &ahead, height, best).await;
+            // Blocks applied: the chain went on meanwhile, so ask again at once.
+            again = self.catch_up(&mut sync_peers, &ahead, height, best).await > 0;
             self.status.write().syncing = false;
         }
     }
@@ -127,14 +155,15 @@ impl SyncClient {
     }
 
     /// Fetches the ranges of [`peers::plan`] towards `best`, each from the peers
-    /// [`peers::sources`] names, fastest first, and hands them to consensus in order.
+    /// [`peers::sources`] names, fastest first, and hands them to consensus in order;
+    /// answers how many blocks consensus applied.
     async fn catch_up(
         &self,
         sync_peers: &mut SyncPeers,
         ahead: &[(PublicKey, Height)],
         parent: Height,
         best: Height,
-    ) {
+    ) -> u64 {
         let ranges = peers::plan(parent, best);
         if let (Some((from, _)), Some((_, to))) = (ranges.first(), ranges.last()) {
             info!(from = from.0, to = to.0, "catching up through block sync");
@@ -159,10 +188,10 @@ impl SyncClient {
             sync_peers.served(source, took);
             let (reply, answer) = oneshot::channel();
             if self.consensus.send(Synced { blocks, reply }).await.is_err() {
-                return;
+                return applied;
             }
             let Ok(outcome) = answer.await else {
-                return;
+                return applied;
             };
             applied += outcome.blocks;
             if outcome.refused {
@@ -174,6 +203,7 @@ impl SyncClient {
         if applied > 0 {
             info!(applied, "caught up");
         }
+        applied
     }
 }
 
