@@ -11,7 +11,7 @@ FUZZ_TARGET_DIR ?= $(HOME)/.cache/accord-fuzz-target
 # The fuzz-smoke loop reads PIPESTATUS.
 SHELL := /bin/bash
 
-.PHONY: run test demo deps check lint deny fmt fuzz-build fuzz-smoke bench
+.PHONY: run test demo deps check lint deny fmt fuzz-build fuzz-smoke bench bench-micro
 
 deps:
 	@scripts/install-deps.sh
@@ -69,5 +69,12 @@ fuzz-smoke: fuzz-build
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-bench:
+## The open-loop benchmark of a release network (scripts/bench.sh): a fresh bench
+## localnet per rate of RATES, loadgen --rate against it; JSON and a Markdown table.
+bench: deps
+	$(CARGO) build --release -p accord-node -p accord-benches --bins
+	scripts/bench.sh release
+
+## Criterion benchmarks of the hot paths (types, state, runtime, consensus).
+bench-micro:
 	$(CARGO) bench -p accord-benches -p accord-state -p accord-runtime -p accord-consensus

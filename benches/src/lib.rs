@@ -21,6 +21,7 @@
 //! finalized transactions per second and submit-to-finality latency (binary `loadgen`).
 
 pub mod loadgen;
+pub mod openloop;
 
 use accord_types::block::{evidence_root, transactions_root};
 use accord_types::governance::{

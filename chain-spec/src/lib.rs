@@ -48,8 +48,9 @@ mod validate;
 
 pub use error::{Error, Problem, Result};
 pub use preset::{
-    default_consensus, default_governance, localnet, preset, preset_key, public_preset, KeyPurpose,
-    NamedKey, Preset, LOCALNET_REGIONS, MAX_LOCALNET_VALIDATORS, PRESET_GENESIS_TIME, PRESET_NAMES,
+    bench, default_consensus, default_governance, localnet, preset, preset_key, public_preset,
+    KeyPurpose, NamedKey, Preset, BENCH_VOTERS_PER_REGION, BENCH_VOTING_PERIOD, LOCALNET_REGIONS,
+    MAX_LOCALNET_VALIDATORS, PRESET_GENESIS_TIME, PRESET_NAMES,
 };
 pub use spec::{Account, ChainSpec, GenesisValidator, Observer};
 pub use validate::{MAX_NAME_LEN, MIN_BLOCK_BYTES};

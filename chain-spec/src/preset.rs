@@ -76,7 +76,7 @@ pub fn preset_key(preset: &str, purpose: KeyPurpose, name: &str) -> Keypair {
 
 /// Every preset whose keys are derived from public labels: the named presets and
 /// [`localnet`].
-pub const PUBLIC_KEY_PRESETS: &[&str] = &["dev", "local", "localnet"];
+pub const PUBLIC_KEY_PRESETS: &[&str] = &["dev", "local", "localnet", "bench"];
 
 /// The preset whose public label derives `key` as the `purpose` key of `name`, if
 /// any: anyone can recompute such a key and sign with it.
@@ -142,6 +142,37 @@ pub const MAX_LOCALNET_VALIDATORS: usize = 64;
 /// region tolerates a crash (more than two thirds of four is three); smaller networks
 /// use the global rule, so that a local network of four keeps running with one node down.
 pub fn localnet(validators: usize, regions: usize, base_port: u16) -> Result<Preset> {
+    local_network("localnet", validators, regions, base_port, 2)
+}
+
+/// Voters per region of a [`bench`] network.
+pub const BENCH_VOTERS_PER_REGION: usize = 500;
+
+/// Voting period, in blocks, of every tier of a [`bench`] network: votes on a pool of
+/// proposals opened at its start stay open for the whole of any benchmark.
+pub const BENCH_VOTING_PERIOD: u64 = 10_000_000;
+
+/// A [`localnet`] made for load tests: [`BENCH_VOTERS_PER_REGION`] voters per region
+/// (`<region>-voter-1` up), so a load of votes comes from many accounts, and voting
+/// periods of [`BENCH_VOTING_PERIOD`] blocks, so it can go on voting on the same few
+/// proposals. Keys are derived from the preset name `bench` (insecure).
+pub fn bench(validators: usize, regions: usize, base_port: u16) -> Result<Preset> {
+    local_network(
+        "bench",
+        validators,
+        regions,
+        base_port,
+        BENCH_VOTERS_PER_REGION,
+    )
+}
+
+fn local_network(
+    label: &str,
+    validators: usize,
+    regions: usize,
+    base_port: u16,
+    voters: usize,
+) -> Result<Preset> {
     if regions == 0 || regions > LOCALNET_REGIONS.len() {
         return Err(Error::Localnet(format!(
             "{regions} regions; a local network has 1 to {}",
@@ -159,7 +190,7 @@ pub fn localnet(validators: usize, regions: usize, base_port: u16) -> Result<Pre
             "ports {base_port}..{last_port} are not all valid TCP ports"
         )));
     }
-    let mut builder = Builder::new("localnet")?;
+    let mut builder = Builder::new(label)?;
     let names = LOCALNET_REGIONS.get(..regions).unwrap_or(LOCALNET_REGIONS);
     for name in names {
         builder.region(name)?;
@@ -178,7 +209,7 @@ pub fn localnet(validators: usize, regions: usize, base_port: u16) -> Result<Pre
     builder.account("author", vec![Role::Proposer]);
     builder.account("guardian", vec![Role::Guardian]);
     for name in names {
-        for n in 1..=2 {
+        for n in 1..=voters {
             builder.account(
                 &format!("{name}-voter-{n}"),
                 vec![Role::Voter(region(name)?)],
@@ -187,6 +218,17 @@ pub fn localnet(validators: usize, regions: usize, base_port: u16) -> Result<Pre
         builder.account(&format!("{name}-agent"), vec![Role::Agent(region(name)?)]);
     }
     let regional = counts.iter().all(|c| *c >= 4);
+    if label == "bench" {
+        let tiers = &mut builder.governance.tiers;
+        for tier in [
+            &mut tiers.low,
+            &mut tiers.medium,
+            &mut tiers.high,
+            &mut tiers.critical,
+        ] {
+            tier.voting_period = BENCH_VOTING_PERIOD;
+        }
+    }
     builder.build(regional)
 }
 
@@ -202,11 +244,12 @@ struct Builder {
     validators: Vec<GenesisValidator>,
     accounts: Vec<Account>,
     keys: Vec<NamedKey>,
+    governance: GovernanceParams,
 }
 
 impl Builder {
     fn new(preset: &str) -> Result<Self> {
-        if !PRESET_NAMES.contains(&preset) && preset != "localnet" {
+        if !PRESET_NAMES.contains(&preset) && preset != "localnet" && preset != "bench" {
             return Err(Error::UnknownPreset {
                 name: preset.into(),
             });
@@ -218,6 +261,7 @@ impl Builder {
             validators: Vec::new(),
             accounts: Vec::new(),
             keys: Vec::new(),
+            governance: default_governance(),
         })
     }
 
@@ -268,7 +312,7 @@ impl Builder {
             validators: self.validators,
             observers: Vec::new(),
             accounts: self.accounts,
-            governance: default_governance(),
+            governance: self.governance,
             consensus: default_consensus(regional_quorum),
         };
         Ok(Preset {
@@ -341,6 +385,36 @@ pub fn default_consensus(regional_quorum: bool) -> ConsensusParams {
 #[cfg(test)]
 mod public_key_tests {
     use super::*;
+
+    #[test]
+    fn the_bench_preset_has_many_voters_long_votes_and_keys_of_its_own() {
+        let bench = bench(4, 2, 31000).unwrap();
+        let local = localnet(4, 2, 31000).unwrap();
+        let voters = |p: &Preset, region: &str| {
+            p.spec
+                .accounts()
+                .iter()
+                .filter(|a| a.roles == vec![Role::Voter(RegionId::new(region).unwrap())])
+                .count()
+        };
+        assert_eq!(voters(&bench, "eu"), BENCH_VOTERS_PER_REGION);
+        assert_eq!(voters(&bench, "us"), BENCH_VOTERS_PER_REGION);
+        assert_eq!(voters(&local, "eu"), 2);
+        let tiers = &bench.spec.governance().tiers;
+        assert_eq!(tiers.low.voting_period, BENCH_VOTING_PERIOD);
+        assert_eq!(tiers.critical.voting_period, BENCH_VOTING_PERIOD);
+        assert_eq!(local.spec.governance().tiers.low.voting_period, 20);
+        assert_ne!(bench.spec.chain_id(), local.spec.chain_id());
+        let key = bench
+            .keys
+            .iter()
+            .find(|k| k.name == "eu-voter-500")
+            .unwrap();
+        assert_eq!(
+            public_preset(KeyPurpose::Account, "eu-voter-500", &key.keypair.public()),
+            Some("bench")
+        );
+    }
 
     #[test]
     fn a_preset_key_is_recognised_as_public_and_a_generated_one_is_not() {

@@ -149,6 +149,11 @@ pub struct LocalnetArgs {
     /// Delete the network in DIR and start a new one.
     #[arg(long)]
     pub fresh: bool,
+    /// The accounts and governance parameters: `localnet` (two voters per region), or
+    /// `bench` (500 voters per region, votes open for ten million blocks: for loadgen's
+    /// open-loop runs).
+    #[arg(long, value_enum, default_value_t = crate::localnet::NetPreset::Localnet)]
+    pub preset: crate::localnet::NetPreset,
 }
 
 /// `accord tx …`
@@ -278,6 +283,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 regions: args.regions,
                 base_port: args.base_port,
                 rpc_port: args.rpc_port,
+                preset: args.preset,
             },
             args.fresh,
         ),

@@ -35,6 +35,21 @@ pub struct Shape {
     pub base_port: u16,
     /// First RPC port.
     pub rpc_port: u16,
+    /// Which accounts and governance parameters the spec has.
+    #[serde(default)]
+    pub preset: NetPreset,
+}
+
+/// The kind of local network: its accounts and governance parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NetPreset {
+    /// Two voters per region and the presets' voting periods ([`localnet`]).
+    #[default]
+    Localnet,
+    /// 500 voters per region and voting periods of ten million blocks, for load tests
+    /// ([`accord_chain_spec::bench`]).
+    Bench,
 }
 
 /// One validator of the network.
@@ -63,7 +78,12 @@ pub fn prepare(home: &Path, shape: Shape, fresh: bool) -> Result<Vec<LocalNode>>
         }
         fs::remove_dir_all(home).with_context(|| format!("cannot remove {}", home.display()))?;
     }
-    let net = localnet(shape.validators, shape.regions, shape.base_port)?;
+    let net = match shape.preset {
+        NetPreset::Localnet => localnet(shape.validators, shape.regions, shape.base_port)?,
+        NetPreset::Bench => {
+            accord_chain_spec::bench(shape.validators, shape.regions, shape.base_port)?
+        }
+    };
     if marker.exists() {
         let text = fs::read_to_string(&marker)
             .with_context(|| format!("cannot read {}", marker.display()))?;
@@ -71,8 +91,9 @@ pub fn prepare(home: &Path, shape: Shape, fresh: bool) -> Result<Vec<LocalNode>>
             .with_context(|| format!("{} is not a localnet description", marker.display()))?;
         if existing != shape {
             bail!(
-                "{} holds a network of {} validators in {} regions (ports {}/{}); pass the same options, or --fresh to start over",
+                "{} holds a {:?} network of {} validators in {} regions (ports {}/{}); pass the same options, or --fresh to start over",
                 home.display(),
+                existing.preset,
                 existing.validators,
                 existing.regions,
                 existing.base_port,

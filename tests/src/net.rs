@@ -43,6 +43,7 @@ impl Net {
             regions,
             base_port,
             rpc_port,
+            preset: Default::default(),
         };
         let nodes = prepare(&home, shape, false)
             .unwrap()

@@ -3,7 +3,9 @@
 //!
 //! ```sh
 //! accord localnet --home /tmp/net &
-//! loadgen --home /tmp/net --duration 60 --warmup 10
+//! loadgen --home /tmp/net --duration 60 --warmup 10            # closed loop
+//! accord localnet --home /tmp/bench --preset bench &
+//! loadgen --home /tmp/bench --rate 1000 --duration 30          # open loop
 //! ```
 
 use std::path::PathBuf;
@@ -11,14 +13,20 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use accord_benches::loadgen::{self, Config, Target};
+use accord_benches::openloop::{self, OpenConfig};
 use anyhow::{bail, Result};
 use clap::Parser;
 
 /// Loads a running accord network and measures finalized tx/s and latency.
 ///
-/// The `author` account submits documentation proposals in every region that has
-/// voters; the voters vote yes on each. Each account keeps at most --in-flight
-/// transactions unconfirmed. Blocks are read from the first node.
+/// Closed loop (the default): the `author` account submits documentation proposals in
+/// every region that has voters; the voters vote yes on each. Each account keeps at
+/// most --in-flight transactions unconfirmed. Blocks are read from the first node.
+///
+/// Open loop (--rate): votes of every voter account on a pool of proposals opened
+/// first, pre-signed and sent on a fixed schedule; latency from each transaction's
+/// scheduled time; finality from every node's finalized-block subscription. Best on
+/// an `accord localnet --preset bench` network (1,000 voters).
 #[derive(Debug, Parser)]
 #[command(name = "loadgen", version)]
 struct Args {
@@ -47,6 +55,15 @@ struct Args {
     /// the decisions.
     #[arg(long, value_name = "SECS")]
     await_decisions: Option<u64>,
+    /// Open loop: transactions per second, on a fixed schedule.
+    #[arg(long, value_name = "TX_PER_S")]
+    rate: Option<f64>,
+    /// Open loop: proposals opened first, which the votes go to.
+    #[arg(long, value_name = "N", default_value_t = 8, requires = "rate")]
+    proposals: usize,
+    /// Open loop: batches of submissions in flight per node, at most.
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "rate")]
+    connections: usize,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -64,6 +81,25 @@ fn target(args: &Args) -> Result<Target> {
 }
 
 async fn run(args: Args) -> Result<()> {
+    if let Some(rate) = args.rate {
+        if args.duration == 0 {
+            bail!("--duration must be at least 1 s");
+        }
+        let mut config = OpenConfig::new(target(&args)?, rate);
+        config.home = args.home.clone();
+        config.duration = Duration::from_secs(args.duration);
+        config.warmup = Duration::from_secs(args.warmup);
+        config.drain = Duration::from_secs(args.drain);
+        config.proposals = args.proposals;
+        config.connections = args.connections;
+        let report = openloop::run(&config).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("{report}");
+        }
+        return Ok(());
+    }
     let mut config = Config::new(target(&args)?);
     config.duration = Duration::from_secs(args.duration);
     config.warmup = Duration::from_secs(args.warmup);

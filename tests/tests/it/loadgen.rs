@@ -24,6 +24,10 @@ mod slow {
 
     impl Localnet {
         fn start(validators: usize, regions: usize) -> Self {
+            Self::start_with(validators, regions, &[])
+        }
+
+        fn start_with(validators: usize, regions: usize, extra: &[&str]) -> Self {
             let dir = tempfile::tempdir().unwrap();
             let home = dir.path().join("net");
             let output = dir.path().join("localnet.out");
@@ -41,6 +45,7 @@ mod slow {
                 .args(["--regions", &regions.to_string()])
                 .args(["--base-port", &ports.node(0).0.to_string()])
                 .args(["--rpc-port", &ports.node(0).1.to_string()])
+                .args(extra)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
@@ -66,6 +71,15 @@ mod slow {
                 "accord localnet printed:\n{printed}\neu-1's log ends:\n{}",
                 tail.join("\n")
             )
+        }
+
+        /// Waits until `accord localnet` has written the home.
+        async fn wait_home(&self) {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !self.home.join("localnet.json").exists() {
+                assert!(Instant::now() < deadline, "{}", self.diagnostics());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
 
         /// Waits until every node has finalized `height`.
@@ -236,6 +250,85 @@ mod slow {
             decisions.keys().all(|s| approved.contains(s.as_str())),
             "{report}"
         );
+
+        let status = net.interrupt(Duration::from_secs(30));
+        assert!(status.success(), "{status}\n{}", net.diagnostics());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn open_loop_load_on_a_bench_network_is_finalized_counted_and_measured() {
+        use accord_benches::openloop::{self, OpenConfig};
+
+        let mut net = Localnet::start_with(4, 2, &["--preset", "bench"]);
+        net.wait_home().await;
+        let target = Target::from_home(&net.home).unwrap();
+        net.wait_height(&target.rpc, 2, Duration::from_secs(120))
+            .await;
+
+        // 100 tx/s for 10 s: one vote from each of the 1,000 voters, so every vote
+        // finalized must count once in a tally.
+        let mut config = OpenConfig::new(target.clone(), 100.0);
+        config.home = Some(net.home.clone());
+        config.warmup = Duration::from_secs(2);
+        config.duration = Duration::from_secs(8);
+        config.drain = Duration::from_secs(60);
+        config.proposals = 4;
+        let report = openloop::run(&config).await.unwrap();
+        println!("{report}");
+
+        assert_eq!(report.accounts, 1000, "{report}");
+        assert_eq!(report.validators, 4, "{report}");
+        assert_eq!(report.scheduled, 800, "{report}");
+        assert!((report.offered_tps - 100.0).abs() < 1e-9, "{report}");
+        assert_eq!(report.accepted, 1000, "{report}");
+        assert!(report.refused.is_empty(), "{report}");
+        assert_eq!(report.unanswered, 0, "{report}");
+        assert_eq!(report.lost, 0, "{report}\n{}", net.diagnostics());
+        assert_eq!(report.foreign, 0, "{report}");
+        let latency = report.latency.unwrap();
+        assert_eq!(latency.count, 800, "{report}");
+        assert!(latency.p50_ms <= latency.p99_ms, "{report}");
+        // Everything scheduled was finalized; the window's throughput is the offer's,
+        // give or take the blocks at its edges.
+        assert!(
+            report.finalized_tps > 50.0 && report.finalized_tps < 150.0,
+            "{report}"
+        );
+        assert!(
+            report.heights > 0 && report.txs_per_block_max > 0,
+            "{report}"
+        );
+        assert!(report.signature_limit.per_signature_us > 0.0, "{report}");
+        assert!(
+            report.signature_limit.limit_tps > report.finalized_tps,
+            "{report}"
+        );
+        let names: Vec<&str> = report.node_costs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["eu-1", "eu-2", "us-1", "us-2"], "{report}");
+        for cost in &report.node_costs {
+            assert!(cost.cores > 0.0 && cost.peak_rss_mib > 1.0, "{report}");
+        }
+
+        // Every vote counts once, in its proposal's tally, as read from another node.
+        let other = Client::new(&target.rpc[3]).unwrap();
+        let mut counted = 0u64;
+        for id in 1..=4 {
+            let view = other
+                .api()
+                .proposal(accord_types::ProposalId(id))
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("proposal #{id} of the pool"));
+            assert_eq!(status_name(Some(&view)).as_deref(), Some("voting"));
+            counted += view
+                .tallies
+                .iter()
+                .map(|(_, t)| {
+                    u64::from(t.yes) + u64::from(t.no) + u64::from(t.abstain) + u64::from(t.veto)
+                })
+                .sum::<u64>();
+        }
+        assert_eq!(counted, 1000, "{report}");
 
         let status = net.interrupt(Duration::from_secs(30));
         assert!(status.success(), "{status}\n{}", net.diagnostics());
