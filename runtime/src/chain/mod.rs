@@ -246,14 +246,35 @@ pub fn check(
     checking: Checking<'_>,
     block: &Block,
 ) -> Result<Executed, BlockError> {
+    check_known(store, checking, block, &|_| false)
+}
+
+/// [`check`], taking as verified the signature of every transaction whose hash
+/// `verified` knows (a validator passes the hashes its pool holds: it checked those
+/// bytes when it admitted them); the others are verified in one batch.
+pub fn check_known(
+    store: &dyn StateStore,
+    checking: Checking<'_>,
+    block: &Block,
+    verified: &dyn Fn(&Hash) -> bool,
+) -> Result<Executed, BlockError> {
     check_header(&checking, block)?;
+    let known: Vec<bool> = block
+        .transactions
+        .iter()
+        .map(|tx| verified(&tx.hash()))
+        .collect();
     let header = &block.header;
     let ctx = BlockContext {
         chain_id: checking.chain_id.clone(),
         height: header.height,
         timestamp: header.timestamp,
         proposer: header.proposer,
-        signatures: SignatureCheck::Verify,
+        signatures: if known.iter().any(|k| *k) {
+            SignatureCheck::VerifyUnknown(known)
+        } else {
+            SignatureCheck::Verify
+        },
         evidence: block.evidence.clone(),
     };
     let outcome = execute_block(store, &ctx, &block.transactions)?;

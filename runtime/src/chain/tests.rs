@@ -334,3 +334,61 @@ fn evidence_is_judged_by_the_set_of_its_own_height() {
     .unwrap();
     assert!(with_set(&BTreeMap::from([(Height(3), others)])).is_err());
 }
+
+#[test]
+fn a_signature_the_caller_knows_is_not_checked_again_and_any_other_is() {
+    let mut chain = TestChain::new();
+    let (validators, _) = validators_at(&chain.store, Height(1)).unwrap();
+    let good = chain.tx(
+        "author",
+        Payload::SubmitProposal {
+            draft: Box::new(draft(&["eu"], documentation("ops/one.md"))),
+        },
+    );
+    let mut forged = chain.tx(
+        "author",
+        Payload::SubmitProposal {
+            draft: Box::new(draft(&["eu"], documentation("ops/two.md"))),
+        },
+    );
+    // A signature of other bytes: it does not verify.
+    forged.signature = good.signature;
+    // Built as a pool would after verifying both: the forged one succeeds in it.
+    let built = build(
+        &chain.store,
+        Proposing {
+            chain_id: &chain.chain_id,
+            parent: genesis_parent(&chain),
+            proposer: proposer(),
+            validators: &validators,
+            last_commit: None,
+            now: chain.timestamp,
+        },
+        vec![good.clone(), forged.clone()],
+        Vec::new(),
+    )
+    .unwrap();
+    let block = built.block;
+    let (good_hash, forged_hash) = (good.hash(), forged.hash());
+
+    // Checked in full, the forged signature fails: another state than the header's.
+    let full = check(&chain.store, checking(&chain, &validators), &block);
+    assert!(
+        matches!(&full, Err(BlockError::Mismatch { .. })),
+        "{full:?}"
+    );
+    // Only the good one known: the forged one is still checked.
+    let partly = check_known(&chain.store, checking(&chain, &validators), &block, &|h| {
+        *h == good_hash
+    });
+    assert!(
+        matches!(&partly, Err(BlockError::Mismatch { .. })),
+        "{partly:?}"
+    );
+    // Both known (bytes a pool admitted): neither is checked again.
+    let known = check_known(&chain.store, checking(&chain, &validators), &block, &|h| {
+        *h == good_hash || *h == forged_hash
+    })
+    .unwrap();
+    assert_eq!(known.outcome.receipts_root, block.header.receipts_root);
+}

@@ -49,12 +49,17 @@ pub struct BlockContext {
 }
 
 /// Whether [`crate::execute_block`] verifies transaction signatures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignatureCheck {
     /// Verify every signature (in one batch); a bad one gets a `BadSignature` receipt.
     Verify,
     /// The caller verified every signature already (the proposer's own mempool did).
     Verified,
+    /// Verify the signatures of the transactions not marked: `known[i]` says the
+    /// caller verified transaction `i`'s already (a validator's pool holds a
+    /// transaction of the same hash, which covers the signature, so the same bytes,
+    /// checked when they were admitted). The rest are verified in one batch.
+    VerifyUnknown(Vec<bool>),
 }
 
 /// A validator set that an approved proposal scheduled.
@@ -104,9 +109,10 @@ pub fn execute_block(
     ctx: &BlockContext,
     txs: &[Transaction],
 ) -> Result<BlockOutcome> {
-    let signatures_ok = match ctx.signatures {
+    let signatures_ok = match &ctx.signatures {
         SignatureCheck::Verified => vec![true; txs.len()],
-        SignatureCheck::Verify => check_signatures(txs),
+        SignatureCheck::Verify => check_signatures(txs, &[]),
+        SignatureCheck::VerifyUnknown(known) => check_signatures(txs, known),
     };
     let mut exec = Exec::new(Db::new(Overlay::new(StateView::new(store))), ctx)?;
     exec.begin_block()?;
@@ -138,10 +144,23 @@ pub fn execute_block(
     })
 }
 
-fn check_signatures(txs: &[Transaction]) -> Vec<bool> {
-    let messages: Vec<Vec<u8>> = txs.iter().map(Transaction::signing_bytes).collect();
-    let items: Vec<SignedMessage<'_>> = txs
+/// Whether each transaction's signature holds: those marked in `known` are taken as
+/// verified, the others checked in one batch.
+fn check_signatures(txs: &[Transaction], known: &[bool]) -> Vec<bool> {
+    let unknown: Vec<usize> = (0..txs.len())
+        .filter(|&i| !known.get(i).copied().unwrap_or(false))
+        .collect();
+    let mut ok = vec![true; txs.len()];
+    if unknown.is_empty() {
+        return ok;
+    }
+    let messages: Vec<Vec<u8>> = unknown
         .iter()
+        .filter_map(|&i| txs.get(i).map(Transaction::signing_bytes))
+        .collect();
+    let items: Vec<SignedMessage<'_>> = unknown
+        .iter()
+        .filter_map(|&i| txs.get(i))
         .zip(&messages)
         .map(|(tx, message)| SignedMessage {
             signer: &tx.signer,
@@ -149,10 +168,9 @@ fn check_signatures(txs: &[Transaction]) -> Vec<bool> {
             signature: &tx.signature,
         })
         .collect();
-    let mut ok = vec![true; txs.len()];
     if let Err(TypesError::BatchInvalid { invalid, .. }) = verify_batch(&items) {
-        for index in invalid {
-            if let Some(slot) = ok.get_mut(index) {
+        for position in invalid {
+            if let Some(slot) = unknown.get(position).and_then(|&i| ok.get_mut(i)) {
                 *slot = false;
             }
         }
