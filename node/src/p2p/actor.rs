@@ -18,8 +18,8 @@ use super::behaviour::{Behaviour, BehaviourEvent};
 use super::dialer::Dialer;
 use super::error::{P2pError, Result};
 use super::ingress::{Command, Control, MsgId, NetEvent, ReplyHandle, Topic};
+use super::peer_id_of;
 use super::sync::{SyncRequest, SyncResponse};
-use super::{peer_id_of, public_key_of};
 
 const TARGET: &str = "accord::p2p";
 
@@ -256,13 +256,8 @@ impl Actor {
                 let topic = self.topic_of(&message.topic);
                 let id = MsgId::from_gossipsub(&message_id);
                 let from = self.key_of(&propagation_source);
-                let source = message
-                    .source
-                    .as_ref()
-                    .and_then(|p| self.key_of(p).or_else(|| public_key_of(p)));
-                let (Some(topic), Some(id), Some(from), Some(source)) = (topic, id, from, source)
-                else {
-                    debug!(target: TARGET, peer = %propagation_source, "gossip without a known topic, id, sender or author; rejected");
+                let (Some(topic), Some(id), Some(from)) = (topic, id, from) else {
+                    debug!(target: TARGET, peer = %propagation_source, "gossip without a known topic, id or sender; rejected");
                     self.report(&message_id, &propagation_source, MessageAcceptance::Reject);
                     return;
                 };
@@ -280,7 +275,6 @@ impl Actor {
                 self.pending_events.push_back(NetEvent::Gossip {
                     topic,
                     from,
-                    source,
                     id,
                     data: message.data,
                 });

@@ -71,8 +71,6 @@ pub enum NetEvent {
         topic: Topic,
         /// The peer that passed it to this node: pass it back to [`P2pHandle::report`].
         from: PublicKey,
-        /// The peer that published it (its signature was checked).
-        source: PublicKey,
         /// The message id, for [`P2pHandle::report`].
         id: MsgId,
         /// The message's bytes, at most `max_message_bytes`.

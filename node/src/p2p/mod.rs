@@ -95,6 +95,7 @@ pub fn peer_id_of(key: &PublicKey) -> Result<PeerId> {
 }
 
 /// The ed25519 public key a PeerId embeds, if it is one.
+#[cfg(test)]
 fn public_key_of(peer: &PeerId) -> Option<PublicKey> {
     let multihash: &libp2p::multihash::Multihash<64> = peer.as_ref();
     let key = identity::PublicKey::try_decode_protobuf(multihash.digest()).ok()?;
