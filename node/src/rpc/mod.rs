@@ -155,14 +155,31 @@ impl StateReader for NodeBackend {
 
 impl TxPool for NodeBackend {
     fn submit(&self, bytes: Vec<u8>) -> Result<Hash, Refusal> {
-        let store = self.storage.state_store();
-        let status = self.status.read().clone();
-        let check = CheckContext {
-            chain_id: self.chain_id.clone(),
-            height: status.height.saturating_add(1),
-            timestamp: status.timestamp,
+        // Decoded, signature-checked and checked against the state without the pool's
+        // lock (concurrent submissions and the executor's block checks do not wait on
+        // it), then inserted under it, as gossiped transactions are.
+        let context = || {
+            let status = self.status.read();
+            CheckContext {
+                chain_id: self.chain_id.clone(),
+                height: status.height.saturating_add(1),
+                timestamp: status.timestamp,
+            }
         };
-        let result = self.mempool.lock().add_raw(&store, &check, &[&bytes]).pop();
+        let config = self.mempool.lock().config().clone();
+        let prepared = crate::mempool::prepare_raw_with(
+            &config,
+            &self.storage.state_store(),
+            &context(),
+            &[&bytes],
+            &|hash| self.mempool.lock().contains(hash),
+        );
+        // The head may have moved meanwhile: the pool checks the state again then.
+        let result = self
+            .mempool
+            .lock()
+            .insert(&self.storage.state_store(), &context(), prepared)
+            .pop();
         let hash = match result {
             Some(Ok(hash)) => hash,
             Some(Err(error)) => {
