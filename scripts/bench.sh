@@ -46,6 +46,9 @@ stop() {
 trap stop EXIT
 
 for rate in $RATES; do
+    # Nothing left to write back from a build or the run before: a node's fsync would
+    # wait behind it.
+    sync
     H=$(mktemp -d)/net
     "$ACCORD" localnet --preset bench --home "$H" --base-port "$BASE_PORT" --rpc-port "$RPC_PORT" \
         > "$H.out" 2>&1 &
