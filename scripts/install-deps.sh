@@ -2,6 +2,7 @@
 # Installs what building and testing accord needs, when it is missing:
 #   - libclang (RocksDB's Rust bindings generate their FFI with bindgen),
 #   - a C++ compiler (RocksDB itself),
+#   - curl and python3 (the benchmark and load scripts talk to the nodes with them),
 #   - cargo-nextest (the test runner).
 set -euo pipefail
 
@@ -16,6 +17,8 @@ if ! { ldconfig -p 2>/dev/null | grep -Eq 'libclang(-[0-9.]+)?\.so'; } \
     missing+=(libclang-dev)
 fi
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]} with apt-get" >&2
