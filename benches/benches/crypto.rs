@@ -30,11 +30,7 @@ fn batch(c: &mut Criterion) {
         let items: Vec<SignedMessage<'_>> = txs
             .iter()
             .zip(&messages)
-            .map(|(tx, message)| SignedMessage {
-                signer: &tx.signer,
-                message,
-                signature: &tx.signature,
-            })
+            .map(|(tx, message)| tx.signed_message(message))
             .collect();
         assert_eq!(verify_batch(&items), Ok(()));
         group.throughput(Throughput::Elements(n as u64));

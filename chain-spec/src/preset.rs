@@ -142,7 +142,7 @@ pub const MAX_LOCALNET_VALIDATORS: usize = 64;
 /// region tolerates a crash (more than two thirds of four is three); smaller networks
 /// use the global rule, so that a local network of four keeps running with one node down.
 pub fn localnet(validators: usize, regions: usize, base_port: u16) -> Result<Preset> {
-    local_network("localnet", validators, regions, base_port, 2)
+    local_network("localnet", validators, regions, base_port, 2, None)
 }
 
 /// Voters per region of a [`bench`] network.
@@ -163,15 +163,19 @@ pub fn bench(validators: usize, regions: usize, base_port: u16) -> Result<Preset
         regions,
         base_port,
         BENCH_VOTERS_PER_REGION,
+        Some(BENCH_VOTING_PERIOD),
     )
 }
 
+/// A localnet of `voters` voters per region, its keys derived from `label`, every
+/// tier's voting period `voting_period` blocks when given.
 fn local_network(
     label: &str,
     validators: usize,
     regions: usize,
     base_port: u16,
     voters: usize,
+    voting_period: Option<u64>,
 ) -> Result<Preset> {
     if regions == 0 || regions > LOCALNET_REGIONS.len() {
         return Err(Error::Localnet(format!(
@@ -218,7 +222,7 @@ fn local_network(
         builder.account(&format!("{name}-agent"), vec![Role::Agent(region(name)?)]);
     }
     let regional = counts.iter().all(|c| *c >= 4);
-    if label == "bench" {
+    if let Some(voting_period) = voting_period {
         let tiers = &mut builder.governance.tiers;
         for tier in [
             &mut tiers.low,
@@ -226,7 +230,7 @@ fn local_network(
             &mut tiers.high,
             &mut tiers.critical,
         ] {
-            tier.voting_period = BENCH_VOTING_PERIOD;
+            tier.voting_period = voting_period;
         }
     }
     builder.build(regional)

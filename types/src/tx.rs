@@ -101,6 +101,16 @@ impl Transaction {
         signing_bytes(&self.chain_id, self.nonce, &self.payload)
     }
 
+    /// An item of a [`crate::crypto::verify_batch`]: this transaction's signer and
+    /// signature over `message`, its [`Transaction::signing_bytes`].
+    pub fn signed_message<'a>(&'a self, message: &'a [u8]) -> crate::crypto::SignedMessage<'a> {
+        crate::crypto::SignedMessage {
+            signer: &self.signer,
+            message,
+            signature: &self.signature,
+        }
+    }
+
     /// Checks the signature alone (see [`crate::crypto::verify_batch`] for many).
     pub fn verify_signature(&self) -> Result<(), Error> {
         self.signer.verify(&self.signing_bytes(), &self.signature)

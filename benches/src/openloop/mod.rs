@@ -272,9 +272,17 @@ pub async fn run(config: &OpenConfig) -> Result<OpenReport> {
 
     let length = config.warmup + config.duration;
     let slots = plan::schedule(config.rate, length, voters.len(), clients.len(), pool.len());
+    let accounts_count = voters.len();
     eprintln!("loadgen: signing {} transactions", slots.len());
-    let signed = sign_all(&slots, &voters, &nonces, &pool, &chain_id);
-    let signature_limit = measure_signature_limit(&signed, validators)?;
+    // Seconds of work on every core: off the runtime's workers.
+    let (slots, signed, signature_limit) = tokio::task::spawn_blocking(move || {
+        let signed = sign_all(&slots, &voters, &nonces, &pool, &chain_id);
+        let limit = measure_signature_limit(&signed, validators);
+        (slots, signed, limit)
+    })
+    .await
+    .context("signing stopped")?;
+    let signature_limit = signature_limit?;
     let by_hash: HashMap<Hash, usize> = signed
         .iter()
         .enumerate()
@@ -340,7 +348,7 @@ pub async fn run(config: &OpenConfig) -> Result<OpenReport> {
         measure_start,
         measure_end,
         validators,
-        voters.len(),
+        accounts_count,
         run.clients.len(),
         signature_limit,
         (node_costs, loadgen_cores, disk_growth),
@@ -484,11 +492,7 @@ fn measure_signature_limit(signed: &[Transaction], validators: usize) -> Result<
     let items: Vec<SignedMessage<'_>> = sample
         .iter()
         .zip(&messages)
-        .map(|(tx, message)| SignedMessage {
-            signer: &tx.signer,
-            message,
-            signature: &tx.signature,
-        })
+        .map(|(tx, message)| tx.signed_message(message))
         .collect();
     let one_core = rayon::ThreadPoolBuilder::new()
         .num_threads(1)

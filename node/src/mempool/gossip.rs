@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use accord_types::{ChainId, ErrorCode, PublicKey};
+use accord_types::{ChainId, ErrorCode, Hash, PublicKey};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -140,8 +140,9 @@ impl Admitter {
     }
 
     /// Checks a batch without holding the pool's lock, then inserts it under the lock
-    /// and journals what it accepted; one verdict per transaction, in order.
-    pub fn admit(&self, raw: &[&[u8]]) -> Vec<Verdict> {
+    /// and journals what it accepted; one result per transaction, in order. RPC
+    /// submissions come in here too.
+    pub fn add(&self, raw: &[&[u8]]) -> Vec<Result<Hash, AddError>> {
         let ctx = self.context();
         let store = self.storage.state_store();
         let config = self.mempool.lock().config().clone();
@@ -153,14 +154,20 @@ impl Admitter {
         let ctx = self.context();
         let store = self.storage.state_store();
         let results = self.mempool.lock().insert(&store, &ctx, prepared);
+        for (result, bytes) in results.iter().zip(raw) {
+            if result.is_ok() {
+                self.journal.append(bytes.to_vec());
+            }
+        }
         results
+    }
+
+    /// [`Admitter::add`], answered as gossip verdicts.
+    pub fn admit(&self, raw: &[&[u8]]) -> Vec<Verdict> {
+        self.add(raw)
             .iter()
-            .zip(raw)
-            .map(|(result, bytes)| match result {
-                Ok(_) => {
-                    self.journal.append(bytes.to_vec());
-                    Verdict::Accept
-                }
+            .map(|result| match result {
+                Ok(_) => Verdict::Accept,
                 Err(error) => verdict_on(error),
             })
             .collect()

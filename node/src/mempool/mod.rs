@@ -91,7 +91,6 @@ mod pool;
 mod tests;
 
 pub use accord_runtime::CheckContext;
-pub(crate) use admission::prepare_raw_with;
 pub use admission::{prepare, prepare_raw, Prepared};
 pub use config::MempoolConfig;
 pub use dropped::{DroppedLog, DroppedTx};

@@ -16,7 +16,6 @@ use accord_rpc::backend::{
 };
 use accord_rpc::types::{NodeStatus, PeerInfo, TransactionStatus};
 use accord_rpc::{Backend, Committed, Options};
-use accord_runtime::CheckContext;
 use accord_state::StateStore;
 use accord_types::codec::hex_decode;
 use accord_types::{
@@ -155,31 +154,16 @@ impl StateReader for NodeBackend {
 
 impl TxPool for NodeBackend {
     fn submit(&self, bytes: Vec<u8>) -> Result<Hash, Refusal> {
-        // Decoded, signature-checked and checked against the state without the pool's
-        // lock (concurrent submissions and the executor's block checks do not wait on
-        // it), then inserted under it, as gossiped transactions are.
-        let context = || {
-            let status = self.status.read();
-            CheckContext {
-                chain_id: self.chain_id.clone(),
-                height: status.height.saturating_add(1),
-                timestamp: status.timestamp,
-            }
+        // Checked without the pool's lock, inserted and journaled under it, as
+        // gossiped transactions are.
+        let admitter = crate::mempool::gossip::Admitter {
+            chain_id: self.chain_id.clone(),
+            storage: Arc::clone(&self.storage),
+            mempool: Arc::clone(&self.mempool),
+            journal: self.journal.clone(),
+            status: self.status.clone(),
         };
-        let config = self.mempool.lock().config().clone();
-        let prepared = crate::mempool::prepare_raw_with(
-            &config,
-            &self.storage.state_store(),
-            &context(),
-            &[&bytes],
-            &|hash| self.mempool.lock().contains(hash),
-        );
-        // The head may have moved meanwhile: the pool checks the state again then.
-        let result = self
-            .mempool
-            .lock()
-            .insert(&self.storage.state_store(), &context(), prepared)
-            .pop();
+        let result = admitter.add(&[&bytes]).pop();
         let hash = match result {
             Some(Ok(hash)) => hash,
             Some(Err(error)) => {
@@ -199,7 +183,6 @@ impl TxPool for NodeBackend {
                 })
             }
         };
-        self.journal.append(bytes.clone());
         // Gossip before answering, so one client's transactions leave in order.
         if let Err(error) = self
             .runtime

@@ -162,11 +162,7 @@ fn check_signatures(txs: &[Transaction], known: &[bool]) -> Vec<bool> {
         .iter()
         .filter_map(|&i| txs.get(i))
         .zip(&messages)
-        .map(|(tx, message)| SignedMessage {
-            signer: &tx.signer,
-            message,
-            signature: &tx.signature,
-        })
+        .map(|(tx, message)| tx.signed_message(message))
         .collect();
     if let Err(TypesError::BatchInvalid { invalid, .. }) = verify_batch(&items) {
         for position in invalid {

@@ -158,11 +158,7 @@ mod slow {
     async fn loadgen_finalizes_every_transaction_and_its_proposals_are_approved() {
         let mut net = Localnet::start(4, 2);
         // localnet writes the home before it starts the nodes.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !net.home.join("localnet.json").exists() {
-            assert!(Instant::now() < deadline, "{}", net.diagnostics());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        net.wait_home().await;
         let target = Target::from_home(&net.home).unwrap();
         assert_eq!(target.rpc.len(), 4);
         net.wait_height(&target.rpc, 2, Duration::from_secs(120))
