@@ -44,6 +44,8 @@ pub(crate) struct Db<'a> {
     /// Decoded copies of the records every vote reads and writes. Written through on
     /// every put; emptied when a transaction's layer is reverted.
     cache: RecordCache,
+    /// Checks only: a vote's ballot is judged but not cast (see [`Db::cast`]).
+    dry_run: bool,
 }
 
 /// Decoded records read or written during the block. Ballot boxes and nonces written
@@ -72,7 +74,19 @@ impl<'a> Db<'a> {
             overlay,
             voter_lists: BTreeMap::new(),
             cache: RecordCache::default(),
+            dry_run: false,
         }
+    }
+
+    /// Makes this a check's view: votes are judged without being cast, and the
+    /// executor reverts every transaction's layer instead of committing it.
+    pub(crate) fn set_dry_run(&mut self) {
+        self.dry_run = true;
+    }
+
+    /// Whether this is a check's view ([`Db::set_dry_run`]).
+    pub(crate) fn dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// Writes back the cached tallies and nonces and hands over the overlay.
@@ -282,21 +296,28 @@ impl<'a> Db<'a> {
         choice: VoteChoice,
     ) -> Result<bool> {
         let write_through = self.overlay.open_layers() > 0;
+        let dry_run = self.dry_run;
         let cached = self.ballot_box(id, region)?;
+        if let Some(ballots) = &cached.ballots {
+            if ballots.choices.len() != voters {
+                return Err(Error::Corrupt {
+                    what: "ballot box",
+                    key: hex::encode(keys::ballots(id, region)),
+                    reason: format!(
+                        "{} entries for a snapshot of {voters} voters",
+                        ballots.choices.len()
+                    ),
+                });
+            }
+            if ballots.choices.get(index).copied().flatten() == Some(choice) {
+                return Ok(false);
+            }
+        }
+        if dry_run {
+            // A check judges the ballot and leaves the box as it was.
+            return Ok(true);
+        }
         let ballots = cached.ballots.get_or_insert_with(|| BallotBox::new(voters));
-        if ballots.choices.len() != voters {
-            return Err(Error::Corrupt {
-                what: "ballot box",
-                key: hex::encode(keys::ballots(id, region)),
-                reason: format!(
-                    "{} entries for a snapshot of {voters} voters",
-                    ballots.choices.len()
-                ),
-            });
-        }
-        if ballots.choices.get(index).copied().flatten() == Some(choice) {
-            return Ok(false);
-        }
         ballots.cast(index, choice);
         if write_through {
             let bytes = encode(&*ballots);

@@ -7,7 +7,7 @@
 use accord_types::ErrorCode;
 
 /// A fault that stops block execution: the store failed or is corrupt.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The state store failed.
     #[error("state store: {source}")]

@@ -65,8 +65,8 @@ pub use error::{Error, Result, TxError};
 pub use exec::end_block::VALIDATOR_CHANGE_DELAY;
 pub use exec::execution::{idempotency_key, rollback_key};
 pub use exec::{
-    check_transaction, execute_block, BlockContext, BlockOutcome, CheckContext, CheckError,
-    SignatureCheck, ValidatorUpdate,
+    check_transaction, check_transactions, execute_block, BlockContext, BlockOutcome, CheckContext,
+    CheckError, SignatureCheck, ValidatorUpdate,
 };
 pub use genesis::Genesis;
 pub use query::{AccountView, ProposalView, Query};

@@ -6,8 +6,9 @@
 //! alone (a vote as it arrives) or in a batch (a block's transactions). ed25519-dalek's
 //! `verify_strict` and its `verify_batch` disagree on signatures with small-order
 //! components; ZIP-215 defines one rule — cofactored verification, `s` must be
-//! canonical, point encodings may be non-canonical — which `ed25519-consensus`
-//! implements for both paths. [`verify_batch`] goes further: a batch failure is
+//! canonical, point encodings may be non-canonical — which `ed25519-zebra`
+//! implements for both paths (on curve25519-dalek 4, which uses AVX2 where the CPU
+//! has it). [`verify_batch`] goes further: a batch failure is
 //! resolved by checking each signature alone, so its verdict per item is by
 //! construction the verdict of [`PublicKey::verify`].
 
@@ -54,7 +55,7 @@ impl PublicKey {
 
     /// Whether the bytes decode to a curve point (non-canonical encodings are accepted, as in ZIP-215).
     pub fn is_valid_point(&self) -> bool {
-        ed25519_consensus::VerificationKey::try_from(self.0).is_ok()
+        ed25519_zebra::VerificationKey::try_from(self.0).is_ok()
     }
 
     /// Whether the key is a point of small order (a "weak" key). Under ZIP-215's
@@ -71,9 +72,9 @@ impl PublicKey {
 
     /// Verifies `signature` over `message` under the ZIP-215 rules.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), Error> {
-        let key = ed25519_consensus::VerificationKey::try_from(self.0)
+        let key = ed25519_zebra::VerificationKey::try_from(self.0)
             .map_err(|_| Error::InvalidPublicKey { key: *self })?;
-        key.verify(&ed25519_consensus::Signature::from(signature.0), message)
+        key.verify(&ed25519_zebra::Signature::from(signature.0), message)
             .map_err(|_| Error::InvalidSignature { signer: *self })
     }
 }
@@ -184,12 +185,12 @@ pub fn verify_batch(items: &[SignedMessage<'_>]) -> Result<(), Error> {
 /// Indices (within the chunk) of items that fail single verification.
 fn verify_chunk(chunk: &[SignedMessage<'_>]) -> Vec<usize> {
     if chunk.len() >= MIN_BATCH {
-        let mut verifier = ed25519_consensus::batch::Verifier::new();
+        let mut verifier = ed25519_zebra::batch::Verifier::new();
         for item in chunk {
-            let key = ed25519_consensus::VerificationKeyBytes::from(*item.signer.as_bytes());
+            let key = ed25519_zebra::VerificationKeyBytes::from(*item.signer.as_bytes());
             verifier.queue((
                 key,
-                ed25519_consensus::Signature::from(item.signature.0),
+                ed25519_zebra::Signature::from(item.signature.0),
                 &item.message,
             ));
         }
@@ -209,7 +210,7 @@ fn verify_chunk(chunk: &[SignedMessage<'_>]) -> Vec<usize> {
 /// The batch coefficients' random source is seeded from a hash of the whole chunk (a
 /// Fiat–Shamir transcript): unpredictable to whoever chose the signatures, and free
 /// of ambient randomness. The coefficients themselves may still differ between runs,
-/// because `ed25519-consensus` groups items by key in a `HashMap`; that cannot change a
+/// because `ed25519-zebra` groups items by key in a `HashMap`; that cannot change a
 /// verdict, since a chunk of valid signatures always passes and a failing chunk is
 /// re-checked one signature at a time.
 fn batch_rng(chunk: &[SignedMessage<'_>]) -> rand_chacha::ChaCha20Rng {

@@ -20,9 +20,10 @@
 //! ```
 //!
 //! Signatures follow ZIP-215 (cofactored verification, canonical `s`, non-canonical
-//! point encodings accepted), through `ed25519-consensus` for both single and batch
-//! verification, so a signature is accepted or refused the same way by every node
-//! whichever path checked it. Keys and signing use `ed25519-dalek`.
+//! point encodings accepted), through `ed25519-zebra` (on curve25519-dalek 4, whose
+//! AVX2 field arithmetic it picks at run time) for both single and batch verification,
+//! so a signature is accepted or refused the same way by every node whichever path
+//! checked it. Keys and signing use `ed25519-dalek`.
 //!
 //! Every encoding is borsh. Every hash is blake3 over a length-prefixed domain tag
 //! followed by the data, so no two kinds of object can share a hash.

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use accord_runtime::{check_transaction, CheckContext, CheckError};
+use accord_runtime::{check_transactions, CheckContext, CheckError};
 use accord_state::StateStore;
 use accord_types::codec;
 use accord_types::crypto::{verify_batch, SignedMessage};
@@ -220,12 +220,29 @@ fn verify_signatures(items: &mut [Item]) {
     }
 }
 
-/// Runs the runtime's check on every ready item, in parallel (the store is only read).
+/// Transactions judged by one runtime check (they share its decoded records).
+pub(super) const CHECK_CHUNK: usize = 64;
+
+/// Runs the runtime's check on every ready item, chunks in parallel (the store is only
+/// read).
 pub(super) fn check_state(store: &dyn StateStore, ctx: &CheckContext, items: &mut [Item]) {
-    items.par_iter_mut().for_each(|item| {
-        if let Item::Ready(candidate) = item {
-            if let Err(error) = check_transaction(store, ctx, &candidate.tx) {
-                *item = Item::Rejected(check_error(error));
+    items.par_chunks_mut(CHECK_CHUNK).for_each(|chunk| {
+        let (at, txs): (Vec<usize>, Vec<&Transaction>) = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| match item {
+                Item::Ready(candidate) => Some((i, &candidate.tx)),
+                _ => None,
+            })
+            .unzip();
+        let refused: Vec<(usize, AddError)> = at
+            .into_iter()
+            .zip(check_transactions(store, ctx, &txs))
+            .filter_map(|(i, verdict)| verdict.err().map(|error| (i, check_error(error))))
+            .collect();
+        for (i, error) in refused {
+            if let Some(item) = chunk.get_mut(i) {
+                *item = Item::Rejected(error);
             }
         }
     });

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use accord_runtime::{check_transaction, CheckContext, CheckError, Error as RuntimeError, Query};
+use accord_runtime::{check_transactions, CheckContext, CheckError, Error as RuntimeError, Query};
 use accord_state::StateStore;
 use accord_types::{ErrorCode, Hash, Nonce, PublicKey, Transaction};
 use rayon::prelude::*;
@@ -335,10 +335,21 @@ impl Mempool {
         }
 
         // The rest, against the new state.
-        let pooled: Vec<(&Hash, &Entry)> = self.entries.iter().collect();
+        let pooled: Vec<(&Hash, &Transaction)> = self
+            .entries
+            .iter()
+            .map(|(hash, entry)| (hash, &entry.tx))
+            .collect();
         let verdicts: Vec<(Hash, Result<(), CheckError>)> = pooled
-            .par_iter()
-            .map(|(hash, entry)| (**hash, check_transaction(store, ctx, &entry.tx)))
+            .par_chunks(admission::CHECK_CHUNK)
+            .flat_map_iter(|chunk| {
+                let txs: Vec<&Transaction> = chunk.iter().map(|(_, tx)| *tx).collect();
+                chunk
+                    .iter()
+                    .map(|(hash, _)| **hash)
+                    .zip(check_transactions(store, ctx, &txs))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         for (hash, verdict) in verdicts {
             match verdict {

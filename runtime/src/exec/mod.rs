@@ -205,23 +205,58 @@ pub fn check_transaction(
     ctx: &CheckContext,
     tx: &Transaction,
 ) -> std::result::Result<(), CheckError> {
+    check_transactions(store, ctx, &[tx])
+        .pop()
+        .unwrap_or(Err(CheckError::State(Error::Missing {
+            what: "check verdict",
+        })))
+}
+
+/// [`check_transaction`] for many transactions at once, one verdict each, in order.
+///
+/// Each transaction is judged alone against `store`, exactly as [`check_transaction`]
+/// judges it: a check writes nothing (a vote's ballot is not cast, every other handler's
+/// layer is reverted), so no transaction of the batch sees another's effects. What the
+/// batch shares is what those checks only read: the chain configuration, the governance
+/// parameters, voter lists, ballot boxes and nonces, each decoded once per batch instead
+/// of once per transaction.
+pub fn check_transactions(
+    store: &dyn StateStore,
+    ctx: &CheckContext,
+    txs: &[&Transaction],
+) -> Vec<std::result::Result<(), CheckError>> {
+    let Some(first) = txs.first() else {
+        return Vec::new();
+    };
     let block = BlockContext {
         chain_id: ctx.chain_id.clone(),
         height: ctx.height,
         timestamp: ctx.timestamp,
-        proposer: tx.signer,
+        // No transaction handler reads the proposer.
+        proposer: first.signer,
         signatures: SignatureCheck::Verified,
         evidence: Vec::new(),
     };
-    let mut exec = Exec::new(Db::new(Overlay::new(StateView::new(store))), &block)
-        .map_err(CheckError::State)?;
-    match exec.transaction(tx, true, NonceRule::AtLeast) {
-        Ok(Outcome::Success) => Ok(()),
-        Ok(Outcome::Failed { code, message }) => {
-            Err(CheckError::Refused(TxError { code, message }))
+    let mut db = Db::new(Overlay::new(StateView::new(store)));
+    db.set_dry_run();
+    let mut exec = match Exec::new(db, &block) {
+        Ok(exec) => exec,
+        Err(error) => {
+            return txs
+                .iter()
+                .map(|_| Err(CheckError::State(error.clone())))
+                .collect()
         }
-        Err(error) => Err(CheckError::State(error)),
-    }
+    };
+    txs.iter()
+        .map(|tx| match exec.transaction(tx, true, NonceRule::AtLeast) {
+            Ok(Outcome::Success) => Ok(()),
+            Ok(Outcome::Failed { code, message }) => {
+                Err(CheckError::Refused(TxError { code, message }))
+            }
+            Err(error) => Err(CheckError::State(error)),
+        })
+        .collect()
 }
 
 /// How a transaction's nonce is judged.
@@ -318,7 +353,10 @@ impl<'a, 'c> Exec<'a, 'c> {
         }
         let outcome = match self.dispatch(tx) {
             Ok(()) => {
-                if layered {
+                if layered && self.db.dry_run() {
+                    // A check writes nothing: what the transaction did is dropped.
+                    self.db.revert()?;
+                } else if layered {
                     self.db.commit()?;
                 }
                 Outcome::Success
@@ -335,6 +373,9 @@ impl<'a, 'c> Exec<'a, 'c> {
             }
             Err(Fail::Node(error)) => return Err(error),
         };
+        if self.db.dry_run() {
+            self.events.truncate(mark);
+        }
         if nonce_rule == NonceRule::Exact {
             self.db.put_nonce(&tx.signer, expected.saturating_add(1));
         }

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use accord_runtime::records::{is_allowed_transition, is_terminal, Tally};
 use accord_runtime::test_utils::{self, draft, pipeline, region, TestChain, REGIONS};
-use accord_runtime::{Genesis, Query};
+use accord_runtime::{check_transaction, check_transactions, CheckContext, Genesis, Query};
 use accord_types::governance::{
     ExecutionMode, ExecutionOutcome, GovernanceChange, ProposalBody, ProposalStatus, RiskLevel,
     RoadmapChange, RoadmapChangeKind, Role, Urgency, VoteChoice,
 };
 use accord_types::params::TierParams;
-use accord_types::{Event, Payload, ProposalId, PublicKey, RegionId, Transaction};
+use accord_types::{Event, Height, Payload, ProposalId, PublicKey, RegionId, Transaction};
 use proptest::prelude::*;
 
 /// The test genesis with short periods, so that proposals live and die within a few blocks.
@@ -482,6 +482,58 @@ fn arbitrary_blocks_keep_every_invariant() {
         decisions.get() >= 24,
         "only {} voting decisions were checked over 48 cases",
         decisions.get()
+    );
+}
+
+/// A batch check gives every transaction the verdict a check of it alone gives (the
+/// same code and message), whatever else the batch holds, and writes nothing; over
+/// arbitrary blocks, each checked before it runs. Counts acceptances and refusals, so a
+/// generator that stops producing either fails the test.
+#[test]
+fn batch_checks_judge_each_transaction_as_its_own_check_does() {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let verdicts = std::cell::Cell::new((0usize, 0usize));
+    let result = runner.run(&blocks(), |blocks| {
+        let mut chain = TestChain::from_genesis(&fast_genesis());
+        for block in &blocks {
+            let txs: Vec<Transaction> = block
+                .iter()
+                .map(|(signer, action)| to_tx(&mut chain, *signer, action))
+                .collect();
+            let ctx = CheckContext {
+                chain_id: chain.chain_id.clone(),
+                height: Height(chain.height.0 + 1),
+                timestamp: chain.timestamp,
+            };
+            let refs: Vec<&Transaction> = txs.iter().collect();
+            let batch: Vec<Result<(), String>> = check_transactions(&chain.store, &ctx, &refs)
+                .into_iter()
+                .map(|v| v.map_err(|e| format!("{e:?}")))
+                .collect();
+            let alone: Vec<Result<(), String>> = txs
+                .iter()
+                .map(|tx| check_transaction(&chain.store, &ctx, tx).map_err(|e| format!("{e:?}")))
+                .collect();
+            prop_assert_eq!(&batch, &alone);
+            let (ok, refused) = verdicts.get();
+            let accepted = batch.iter().filter(|v| v.is_ok()).count();
+            verdicts.set((ok + accepted, refused + batch.len() - accepted));
+            prop_assert_eq!(chain.query().state_root().unwrap(), chain.root);
+            chain.block(&txs);
+        }
+        Ok(())
+    });
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+    let (ok, refused) = verdicts.get();
+    assert!(
+        ok >= 48 && refused >= 48,
+        "{ok} accepted, {refused} refused"
     );
 }
 
