@@ -11,7 +11,7 @@ FUZZ_TARGET_DIR ?= $(HOME)/.cache/accord-fuzz-target
 # The fuzz-smoke loop reads PIPESTATUS.
 SHELL := /bin/bash
 
-.PHONY: run test demo deps check lint deny fmt fuzz-build fuzz-smoke bench bench-micro
+.PHONY: run test demo deps check lint deny fmt fuzz-build fuzz-smoke bench soak bench-deps bench-micro
 
 deps:
 	@scripts/install-deps.sh
@@ -53,6 +53,18 @@ deny:
 fmt:
 	$(CARGO) fmt --all
 
+## Instruction counts (callgrind) of block execution, block validation, consensus heights
+## and mempool admission against instructions/baseline.json (scripts/instructions.sh);
+## fails when one grew more than INSTRUCTIONS_THRESHOLD percent.
+.PHONY: instructions instructions-baseline
+INSTRUCTIONS_THRESHOLD ?= 20
+instructions: deps
+	THRESHOLD=$(INSTRUCTIONS_THRESHOLD) scripts/instructions.sh
+
+## Count again and write the counts as the new baseline (commit instructions/baseline.json).
+instructions-baseline: deps
+	UPDATE=1 scripts/instructions.sh
+
 ## Build every fuzz target (nightly + cargo-fuzz).
 fuzz-build:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
@@ -69,11 +81,24 @@ fuzz-smoke: fuzz-build
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-## The open-loop benchmark of a release network (scripts/bench.sh): a fresh bench
-## localnet per rate of RATES, loadgen --rate against it; JSON and a Markdown table.
-bench: deps
+## The open-loop benchmark suite on a release network (scripts/bench-suite.sh, about
+## 10 min after the build): a sweep of offered rates to saturation (scripts/bench.sh:
+## RATES, DURATION, WARMUP), one validator of four killed under load, a validator out for
+## 30 s (frozen, then restarted) with and without load. JSON and a chart go to
+## $(CARGO_TARGET_DIR)/release/bench/; a section with the targets met or not is appended
+## to BENCHMARKS.md (APPEND=0: not).
+bench: bench-deps
 	$(CARGO) build --release -p accord-node -p accord-benches --bins
-	scripts/bench.sh release
+	BENCH_COMMAND="make bench" scripts/bench-suite.sh release
+
+## Ten minutes (SOAK_SECONDS) at RATE tx/s, or half of SATURATION, else 1000
+## (scripts/soak.sh): per-minute throughput, latency and memory; appended like `make bench`.
+soak: bench-deps
+	$(CARGO) build --release -p accord-node -p accord-benches --bins
+	BENCH_COMMAND="make soak" SCENARIOS=soak scripts/bench-suite.sh release
+
+bench-deps:
+	@scripts/install-deps.sh bench
 
 ## Criterion benchmarks of the hot paths (types, state, runtime, consensus).
 bench-micro:

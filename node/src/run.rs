@@ -19,7 +19,7 @@ use crate::consensus::{self, ConsensusParts};
 use crate::executor::{self, Executor, ExecutorParts};
 use crate::init::{expect_key, private_dir, read_spec};
 use crate::keyfile;
-use crate::mempool::gossip::{Admitter, GossipAdmission};
+use crate::mempool::gossip::{Admitter, GossipAdmission, TxGossip};
 use crate::mempool::DroppedLog;
 use crate::mempool::{CheckContext, Journal, Mempool};
 use crate::metrics::{Metrics, Sources};
@@ -201,7 +201,9 @@ async fn run_async(config: Config) -> Result<()> {
         .max_response_bytes
         .max(block_cap.saturating_mul(2));
     let sync_response_bytes = p2p_config.max_response_bytes;
+    let gossip_bytes = p2p_config.max_message_bytes;
     let (p2p, net_events) = p2p::spawn(p2p_config)?;
+    let tx_gossip = TxGossip::spawn(p2p.clone(), gossip_bytes);
 
     let mut pool = Mempool::new(config.mempool.clone()).context("configuration [mempool]")?;
     let head = storage.head()?.context("the database has no head")?;
@@ -269,12 +271,11 @@ async fn run_async(config: Config) -> Result<()> {
             chain_id: spec.chain_id().clone(),
             storage: Arc::clone(&storage),
             mempool: Arc::clone(&mempool),
-            p2p: p2p.clone(),
+            gossip: tx_gossip.clone(),
             status: Arc::clone(&status),
             peers: Arc::clone(&peers),
             dropped: Arc::clone(&dropped),
             commits: commits.clone(),
-            runtime: tokio::runtime::Handle::current(),
             journal: journal.clone(),
         },
         accord_rpc::Options {
@@ -319,7 +320,7 @@ async fn run_async(config: Config) -> Result<()> {
         commits,
         metrics: Arc::clone(&metrics),
         status: Arc::clone(&status),
-        regossip: executor::regossip(p2p.clone()),
+        regossip: executor::regossip(tx_gossip),
     })
     .await?;
     let transactions = GossipAdmission {

@@ -37,7 +37,8 @@ fn honest_networks_decide_with_verifiable_certificates() {
 
 /// With every validator's precommit in, the next height starts at once instead of
 /// waiting out the commit pause (a minute of simulated time here); with one validator
-/// silent its precommit never comes, and each height waits the pause out for it.
+/// silent its precommit never comes, and each height waits a tenth of the pause (the
+/// pause of a busy block) for it, not the whole pause.
 #[test]
 fn the_commit_pause_is_waited_out_only_for_a_missing_precommit() {
     let mut config = SimConfig::honest(11, 4, 2);
@@ -57,8 +58,9 @@ fn the_commit_pause_is_waited_out_only_for_a_missing_precommit() {
     let report = assert_clean(&silent);
     let reached = report.target_reached_ms.unwrap();
     assert!(
-        reached >= 3 * 60_000,
-        "4 heights took {reached} ms with a precommit missing from each: the pause was skipped"
+        (3 * 6_000..3 * 60_000).contains(&reached),
+        "4 heights took {reached} ms with a precommit missing from each: \
+         not a tenth of the pause per height"
     );
 }
 

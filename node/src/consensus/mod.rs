@@ -11,7 +11,7 @@
 //!                                                   │ ScheduleTimeout: tokio timer ─► TimeoutElapsed
 //!                                                   │ RequestValue: executor Build ─► ProposeValue
 //!                                                   │ RequestValidation: (fetch by hash) ─► executor Check ─► Validity
-//!                                                   │ Decide: commit pause (with txs: until every precommit is in) ─► executor Commit ─► next height
+//!                                                   │ Decide: commit pause (with txs: a tenth of it, or until every precommit is in) ─► executor Commit ─► next height
 //!                                                   │ Requeue: back into the log as an input
 //!   block sync client ──Synced──► verify certificates ─► executor Check + Commit ─► next height
 //! ```
@@ -433,9 +433,13 @@ impl Task {
                     "decided"
                 );
                 let height = decision.height;
+                let busy = self
+                    .candidates
+                    .block(&decision.block_hash)
+                    .is_some_and(|b| !b.transactions.is_empty());
                 self.decided = Some(decision);
                 self.schedule(
-                    Duration::from_millis(self.params.timeouts.commit_ms),
+                    commit_pause(self.params.timeouts.commit_ms, busy),
                     Timer::CommitPause(height),
                 );
             }
@@ -679,12 +683,12 @@ impl Task {
     }
 
     /// Commits a decided block that carries transactions at once, without waiting out
-    /// the commit pause, when every validator's precommit for it is in: the pause lets
-    /// late precommits join the certificate (which the next block carries and proposer
-    /// selection reads), and none is missing. An empty block still waits the pause
-    /// out, so a chain with nothing to do keeps a steady pace: block-denominated
-    /// windows (voting periods, claim leases) keep their length in time, and idle
-    /// blocks do not fill the disk. `true` when a height was committed.
+    /// its pause ([`commit_pause`]), when every validator's precommit for it is in: the
+    /// pause lets late precommits join the certificate (which the next block carries
+    /// and proposer selection reads), and none is missing. An empty block still waits
+    /// the whole commit pause out, so a chain with nothing to do keeps a steady pace:
+    /// block-denominated windows (voting periods, claim leases) keep their length in
+    /// time, and idle blocks do not fill the disk. `true` when a height was committed.
     async fn commit_if_complete(&mut self) -> Result<bool> {
         let Some(decision) = &self.decided else {
             return Ok(false);
@@ -812,4 +816,13 @@ impl Task {
             Err(error) => Err(error.into()),
         }
     }
+}
+
+/// How long a decided block waits for late precommits before it is committed: the
+/// chain's `commit_ms` for an empty block; a tenth of it for a block that carries
+/// transactions, which is committed even sooner once every precommit is in. With a
+/// validator down, every certificate stays one short, and a busy chain would otherwise
+/// wait the whole pause at every height.
+pub(crate) fn commit_pause(commit_ms: u64, busy: bool) -> Duration {
+    Duration::from_millis(if busy { commit_ms / 10 } else { commit_ms })
 }

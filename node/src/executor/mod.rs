@@ -27,9 +27,9 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::chain::{BlockError, Executed, Parent};
+use crate::mempool::gossip::TxGossip;
 use crate::mempool::{DroppedLog, Journal, Mempool};
 use crate::metrics::Metrics;
-use crate::p2p::{P2pHandle, Topic};
 use crate::status::SharedStatus;
 use crate::storage::Storage;
 
@@ -62,15 +62,22 @@ pub struct ExecutorParts {
     pub regossip: mpsc::Sender<Vec<Vec<u8>>>,
 }
 
-/// Publishes the transactions the executor offers again, on the node's runtime.
-pub fn regossip(p2p: P2pHandle) -> mpsc::Sender<Vec<Vec<u8>>> {
+/// Queues the transactions the executor offers again for gossip, on the node's runtime.
+pub fn regossip(gossip: TxGossip) -> mpsc::Sender<Vec<Vec<u8>>> {
     let (tx, mut rx) = mpsc::channel::<Vec<Vec<u8>>>(4);
     tokio::spawn(async move {
         while let Some(batch) = rx.recv().await {
-            for tx in batch {
-                if let Err(error) = p2p.publish(Topic::Transactions, tx).await {
-                    tracing::debug!(%error, "pooled transaction not gossiped again");
-                }
+            let offered = batch.len();
+            let queued = batch
+                .into_iter()
+                .filter_map(|tx| gossip.offer(tx).then_some(()))
+                .count();
+            if queued < offered {
+                tracing::debug!(
+                    offered,
+                    queued,
+                    "pooled transactions not all gossiped again"
+                );
             }
         }
     });

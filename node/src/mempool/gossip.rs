@@ -1,7 +1,12 @@
-//! Admission of gossiped transactions: a task of its own, apart from consensus.
+//! Transactions over gossip: batches out, admission in — tasks of their own, apart
+//! from consensus.
 //!
 //! ```text
-//!   dispatch ──try_send──► [queue, GOSSIP_QUEUE] ──► batch of up to MAX_BATCH
+//!   RPC submission, re-gossip ──► [TxGossip queue] ──► one message per batch of up to
+//!                                                      MAX_TXS_PER_MESSAGE (what queued
+//!                                                      while the last one was published)
+//!
+//!   dispatch ──try_send──► [queue, GOSSIP_QUEUE] ──► messages, up to MAX_BATCH txs
 //!                                                     │ spawn_blocking: decode, one batch
 //!                                                     │ signature check on rayon, state check
 //!                                                     │ (no lock held), then insert under the
@@ -10,37 +15,182 @@
 //!                                         verdict per message ──► p2p (forward or not)
 //! ```
 //!
+//! A message of the transactions topic is a batch: the borsh encoding of a list of
+//! encoded transactions, at most [`MAX_TXS_PER_MESSAGE`] of them, none over the
+//! transaction size cap. Batches cut the per-message cost of gossip (framing,
+//! encryption, ids, duplicate copies) and let every receiver check a batch's signatures
+//! together. The verdict on a message: rejected (and its relayer penalized) when it does
+//! not decode or holds a transaction that can never be valid — a bad signature, an
+//! invalid payload, another chain — since an honest node forwards only batches it
+//! checked; accepted (forwarded) when it brought the pool something new; otherwise
+//! ignored.
+//!
 //! A peer flooding the topic fills the queue, and what does not fit is ignored (not
 //! forwarded) at once: consensus never waits on a transaction.
 
 use std::sync::Arc;
 
+use accord_types::codec::MAX_TRANSACTION_BYTES;
 use accord_types::{ChainId, ErrorCode, Hash, PublicKey};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
-use tracing::warn;
+use tracing::{debug, warn};
 
-use super::admission::prepare_raw_with;
 use super::{AddError, CheckContext, Journal, Mempool};
 use crate::metrics::Metrics;
-use crate::p2p::{MsgId, P2pHandle, Verdict};
+use crate::p2p::{MsgId, P2pHandle, Topic, Verdict};
 use crate::status::SharedStatus;
 use crate::storage::Storage;
+use accord_mempool::prepare_raw_with;
 
-/// Gossiped transactions waiting for admission, at most.
+/// Gossiped messages waiting for admission, at most.
 pub const GOSSIP_QUEUE: usize = 4_096;
-/// Transactions checked in one batch (their signatures are verified together).
+/// Transactions checked in one batch (their signatures are verified together); a
+/// batch takes whole messages, so it may hold up to one message more.
 pub const MAX_BATCH: usize = 256;
+/// Transactions in one gossip message, at most.
+pub const MAX_TXS_PER_MESSAGE: usize = 256;
+/// Admitted transactions waiting to be gossiped, at most.
+pub const OUTBOUND_QUEUE: usize = 8_192;
+/// Framing of a batch: its count, and each transaction's length.
+const BATCH_OVERHEAD: usize = 4;
 
-/// One gossiped transaction.
+/// One gossiped message of the transactions topic.
 #[derive(Debug)]
 pub struct GossipedTx {
     /// The peer that passed it on.
     pub from: PublicKey,
     /// Its gossip id, for the verdict.
     pub id: MsgId,
-    /// Its bytes.
+    /// Its bytes: a batch ([`decode_batch`]).
     pub data: Vec<u8>,
+}
+
+/// The message carrying `txs` (encoded transactions).
+pub fn encode_batch(txs: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        BATCH_OVERHEAD
+            + txs
+                .iter()
+                .map(|tx| tx.len() + BATCH_OVERHEAD)
+                .sum::<usize>(),
+    );
+    out.extend_from_slice(&u32::try_from(txs.len()).unwrap_or(u32::MAX).to_le_bytes());
+    for tx in txs {
+        out.extend_from_slice(&u32::try_from(tx.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(tx);
+    }
+    out
+}
+
+/// The encoded transactions of a message: 1 to [`MAX_TXS_PER_MESSAGE`] of them, none
+/// empty or over [`MAX_TRANSACTION_BYTES`], nothing after the last; slices of `data`.
+pub fn decode_batch(data: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let (count, mut rest) = split_len(data).ok_or("no transaction count")?;
+    if count == 0 || count > MAX_TXS_PER_MESSAGE {
+        return Err(format!(
+            "{count} transactions in one message (1 to {MAX_TXS_PER_MESSAGE})"
+        ));
+    }
+    let mut txs = Vec::with_capacity(count);
+    for i in 0..count {
+        let (len, after) = split_len(rest).ok_or_else(|| format!("transaction {i}: no length"))?;
+        if len == 0 || len > MAX_TRANSACTION_BYTES {
+            return Err(format!(
+                "transaction {i}: {len} bytes (1 to {MAX_TRANSACTION_BYTES})"
+            ));
+        }
+        let tx = after.get(..len).ok_or_else(|| {
+            format!(
+                "transaction {i}: {len} bytes announced, {} left",
+                after.len()
+            )
+        })?;
+        txs.push(tx);
+        rest = after.get(len..).unwrap_or_default();
+    }
+    if !rest.is_empty() {
+        return Err(format!("{} bytes after the last transaction", rest.len()));
+    }
+    Ok(txs)
+}
+
+/// A little-endian `u32` length and what follows it.
+fn split_len(data: &[u8]) -> Option<(usize, &[u8])> {
+    let (len, rest) = data.split_first_chunk::<4>()?;
+    Some((usize::try_from(u32::from_le_bytes(*len)).ok()?, rest))
+}
+
+/// The verdict on a message from the verdicts on its transactions (see the module's
+/// documentation).
+pub fn message_verdict(verdicts: &[Verdict]) -> Verdict {
+    if verdicts.contains(&Verdict::Reject) {
+        Verdict::Reject
+    } else if verdicts.contains(&Verdict::Accept) {
+        Verdict::Accept
+    } else {
+        Verdict::Ignore
+    }
+}
+
+/// Where admitted transactions are queued for gossip; a task publishes them in
+/// batches, in the order they were queued.
+#[derive(Clone)]
+pub struct TxGossip {
+    queue: mpsc::Sender<Vec<u8>>,
+}
+
+impl TxGossip {
+    /// Starts the publishing task: each message carries what queued while the one
+    /// before it was published (at most [`MAX_TXS_PER_MESSAGE`] transactions and
+    /// `max_message_bytes`), so a lone transaction leaves at once and a busy node
+    /// sends fewer, larger messages.
+    pub fn spawn(p2p: P2pHandle, max_message_bytes: usize) -> Self {
+        let (queue, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        tokio::spawn(publish_batches(p2p, rx, max_message_bytes));
+        Self { queue }
+    }
+
+    /// Queues `tx` from a thread that may block (an RPC call's): waits while the queue
+    /// is full, so one client's transactions leave in the order they were submitted.
+    /// `false` when the task has stopped.
+    pub fn queue_blocking(&self, tx: Vec<u8>) -> bool {
+        self.queue.blocking_send(tx).is_ok()
+    }
+
+    /// Queues `tx` from async code; `false` when the queue is full or the task stopped
+    /// (a pooled transaction is offered again after later blocks).
+    pub fn offer(&self, tx: Vec<u8>) -> bool {
+        self.queue.try_send(tx).is_ok()
+    }
+}
+
+async fn publish_batches(p2p: P2pHandle, mut rx: mpsc::Receiver<Vec<u8>>, max_bytes: usize) {
+    let mut carried: Option<Vec<u8>> = None;
+    loop {
+        let first = match carried.take() {
+            Some(tx) => tx,
+            None => match rx.recv().await {
+                Some(tx) => tx,
+                None => return,
+            },
+        };
+        let mut bytes = BATCH_OVERHEAD * 2 + first.len();
+        let mut batch = vec![first];
+        while batch.len() < MAX_TXS_PER_MESSAGE {
+            let Ok(next) = rx.try_recv() else { break };
+            let size = BATCH_OVERHEAD + next.len();
+            if bytes + size > max_bytes {
+                carried = Some(next);
+                break;
+            }
+            bytes += size;
+            batch.push(next);
+        }
+        if let Err(error) = p2p.publish(Topic::Transactions, encode_batch(&batch)).await {
+            debug!(%error, transactions = batch.len(), "transactions not gossiped yet");
+        }
+    }
 }
 
 /// What the admission task runs with.
@@ -99,18 +249,17 @@ impl GossipAdmission {
     async fn run(self, mut rx: mpsc::Receiver<GossipedTx>) {
         let this = Arc::new(self);
         while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
+            let mut messages = vec![first];
+            while messages.len() < MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(next) => batch.push(next),
+                    Ok(next) => messages.push(next),
                     Err(_) => break,
                 }
             }
             let admitting = Arc::clone(&this);
             let verdicts = match tokio::task::spawn_blocking(move || {
-                let raw: Vec<&[u8]> = batch.iter().map(|m| m.data.as_slice()).collect();
-                let verdicts = admitting.admitter.admit(&raw);
-                (batch, verdicts)
+                let verdicts = admitting.admitter.admit_messages(&messages);
+                (messages, verdicts)
             })
             .await
             {
@@ -160,6 +309,59 @@ impl Admitter {
             }
         }
         results
+    }
+
+    /// Admits the transactions of gossiped messages (one admission batch for all of
+    /// them, at most [`MAX_BATCH`] transactions each); one verdict per message.
+    pub fn admit_messages(&self, messages: &[GossipedTx]) -> Vec<Verdict> {
+        let decoded: Vec<Result<Vec<&[u8]>, String>> = messages
+            .iter()
+            .map(|message| decode_batch(&message.data))
+            .collect();
+        let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(messages.len());
+        let mut pending: Vec<(usize, Vec<&[u8]>)> = Vec::new();
+        let mut raw: Vec<&[u8]> = Vec::new();
+        for (i, batch) in decoded.into_iter().enumerate() {
+            match batch {
+                Ok(txs) => {
+                    if raw.len() + txs.len() > MAX_BATCH && !raw.is_empty() {
+                        self.settle(&raw, &mut pending, &mut verdicts);
+                        raw.clear();
+                    }
+                    raw.extend_from_slice(&txs);
+                    pending.push((i, txs));
+                    verdicts.push(None);
+                }
+                Err(error) => {
+                    debug!(from = %messages.get(i).map_or_else(String::new, |m| m.from.to_string()), %error, "undecodable transactions message");
+                    verdicts.push(Some(Verdict::Reject));
+                }
+            }
+        }
+        if !raw.is_empty() {
+            self.settle(&raw, &mut pending, &mut verdicts);
+        }
+        verdicts
+            .into_iter()
+            .map(|v| v.unwrap_or(Verdict::Ignore))
+            .collect()
+    }
+
+    /// Admits `raw`, the transactions of the `pending` messages in order, and gives
+    /// each of those messages its verdict.
+    fn settle(
+        &self,
+        raw: &[&[u8]],
+        pending: &mut Vec<(usize, Vec<&[u8]>)>,
+        verdicts: &mut [Option<Verdict>],
+    ) {
+        let mut tx_verdicts = self.admit(raw).into_iter();
+        for (i, txs) in pending.drain(..) {
+            let mine: Vec<Verdict> = tx_verdicts.by_ref().take(txs.len()).collect();
+            if let Some(slot) = verdicts.get_mut(i) {
+                *slot = Some(message_verdict(&mine));
+            }
+        }
     }
 
     /// [`Admitter::add`], answered as gossip verdicts.
@@ -243,5 +445,118 @@ mod tests {
         drop(pool);
         // The same transaction gossiped again later is a duplicate.
         assert_eq!(admitter.admit(&[valid_bytes.as_slice()]), [Verdict::Ignore]);
+    }
+
+    #[test]
+    fn a_batch_round_trips_and_malformed_ones_are_refused() {
+        let txs = vec![b"one".to_vec(), vec![7; 300], b"three".to_vec()];
+        let data = encode_batch(&txs);
+        let decoded = decode_batch(&data).unwrap();
+        assert_eq!(decoded, [&b"one"[..], &[7; 300][..], &b"three"[..]]);
+
+        let full: Vec<Vec<u8>> = (0..MAX_TXS_PER_MESSAGE)
+            .map(|i| vec![1; i % 7 + 1])
+            .collect();
+        assert_eq!(
+            decode_batch(&encode_batch(&full)).unwrap().len(),
+            MAX_TXS_PER_MESSAGE
+        );
+        let mut over = full;
+        over.push(b"one too many".to_vec());
+        let refusals = [
+            (Vec::new(), "no transaction count"),
+            (encode_batch(&[]), "0 transactions"),
+            (encode_batch(&over), "257 transactions"),
+            (encode_batch(&[Vec::new()]), "transaction 0: 0 bytes"),
+            (
+                encode_batch(&[vec![0; MAX_TRANSACTION_BYTES + 1]]),
+                "transaction 0: 65537 bytes",
+            ),
+            (
+                data[..data.len() - 1].to_vec(),
+                "transaction 2: 5 bytes announced, 4 left",
+            ),
+            (data[..data.len() - 7].to_vec(), "transaction 2: no length"),
+            (
+                [data.as_slice(), b"!"].concat(),
+                "1 bytes after the last transaction",
+            ),
+            // A count far beyond what the bytes could hold is refused before anything
+            // is allocated for it.
+            (u32::MAX.to_le_bytes().to_vec(), "4294967295 transactions"),
+        ];
+        for (bytes, expected) in refusals {
+            let error = decode_batch(&bytes).unwrap_err();
+            assert!(
+                error.contains(expected),
+                "{error:?} does not say {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_is_judged_by_its_transactions() {
+        use Verdict::{Accept, Ignore, Reject};
+        assert_eq!(message_verdict(&[Ignore, Accept, Ignore]), Accept);
+        assert_eq!(message_verdict(&[Ignore, Ignore]), Ignore);
+        assert_eq!(message_verdict(&[Accept, Reject, Accept]), Reject);
+        assert_eq!(message_verdict(&[]), Ignore);
+    }
+
+    #[test]
+    fn gossiped_messages_get_one_verdict_each_and_their_valid_transactions_are_pooled() {
+        let stores = stores();
+        let chain_id = test_utils::genesis().chain_id;
+        let admitter = Admitter {
+            chain_id: chain_id.clone(),
+            storage: Arc::clone(&stores.storage),
+            mempool: Arc::clone(&stores.mempool),
+            journal: stores.journal.clone(),
+            status: Arc::clone(&stores.status),
+        };
+        let from = test_utils::key("peer").public();
+        let message = |txs: &[&Transaction]| GossipedTx {
+            from,
+            id: MsgId::of(b""),
+            data: encode_batch(
+                &txs.iter()
+                    .map(|tx| accord_types::codec::encode(*tx))
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        let (first, second, third) = (
+            proposal(&chain_id, 0),
+            proposal(&chain_id, 1),
+            proposal(&chain_id, 2),
+        );
+        let mut forged = proposal(&chain_id, 3);
+        forged.nonce = Nonce(4);
+        let messages = [
+            message(&[&first, &second]),
+            // Nothing new: both are in the message before it.
+            message(&[&second, &first]),
+            // A forged signature beside a valid transaction.
+            message(&[&third, &forged]),
+            GossipedTx {
+                from,
+                id: MsgId::of(b""),
+                data: b"garbage".to_vec(),
+            },
+        ];
+        assert_eq!(
+            admitter.admit_messages(&messages),
+            [
+                Verdict::Accept,
+                Verdict::Ignore,
+                Verdict::Reject,
+                Verdict::Reject
+            ]
+        );
+        let pool = stores.mempool.lock();
+        for tx in [&first, &second, &third] {
+            assert!(pool.contains(&tx.hash()));
+        }
+        assert!(!pool.contains(&forged.hash()));
+        assert_eq!(pool.len(), 3);
     }
 }

@@ -14,7 +14,7 @@ use super::error::{P2pError, Result};
 pub use super::msg_id::MsgId;
 use super::sync::{SyncRequest, SyncResponse};
 
-/// A gossip topic. Each is named after the chain id: `accord/<chain-id>/tx/1` and
+/// A gossip topic. Each is named after the chain id: `accord/<chain-id>/tx/2` and
 /// `accord/<chain-id>/consensus/1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Topic {
@@ -30,11 +30,13 @@ impl Topic {
 
     /// The topic's name on the chain `chain`.
     pub fn name(self, chain: &accord_types::ChainId) -> String {
-        let short = match self {
-            Self::Transactions => "tx",
-            Self::Consensus => "consensus",
+        // The version moves with the content's format: a transactions message is a
+        // batch since version 2.
+        let (short, version) = match self {
+            Self::Transactions => ("tx", 2),
+            Self::Consensus => ("consensus", 1),
         };
-        format!("accord/{chain}/{short}/1")
+        format!("accord/{chain}/{short}/{version}")
     }
 }
 

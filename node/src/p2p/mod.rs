@@ -25,9 +25,10 @@
 //!   as the Noise handshake has named the peer, before gossip or sync see it.
 //!   Connections are capped in total, at two per peer (one each way), and while in
 //!   their handshake (`max_pending_connections` each way: more are closed at once).
-//! - **Gossip.** Two gossipsub topics per chain, `accord/<chain-id>/tx/1` and
-//!   `accord/<chain-id>/consensus/1`. Messages are signed by their author and checked
-//!   strictly; message ids are the blake3 of the data, so the same bytes are one
+//! - **Gossip.** Two gossipsub topics per chain, `accord/<chain-id>/tx/2` and
+//!   `accord/<chain-id>/consensus/1` (a transactions message is a batch of them,
+//!   `mempool::gossip`). Messages carry no author signature (peers are allow-listed
+//!   behind Noise, and what they carry is signed by its own author); message ids are the blake3 of the data, so the same bytes are one
 //!   message whoever relays them. A received message is held until the node reports
 //!   a [`Verdict`]: only accepted messages are forwarded, so an invalid one stops at
 //!   the first honest node. Publishing queues nothing: with no subscribed peer it

@@ -378,7 +378,7 @@ async fn publishing_without_subscribers_says_so() {
         .handle
         .publish(Topic::Transactions, b"tx".to_vec())
         .await;
-    assert!(matches!(result, Err(P2pError::NoPeers { topic }) if topic.contains("p2p-test/tx/1")));
+    assert!(matches!(result, Err(P2pError::NoPeers { topic }) if topic.contains("p2p-test/tx/2")));
     let too_big = vec![0; DEFAULT_MAX_MESSAGE_BYTES + 1];
     assert!(matches!(
         node.handle.publish(Topic::Consensus, too_big).await,

@@ -28,9 +28,9 @@ use tokio::sync::broadcast;
 
 pub use accord_rpc::error::{INVALID_PARAMS, NODE_ERROR, TX_REFUSED};
 
+use crate::mempool::gossip::TxGossip;
 use crate::mempool::DroppedLog;
 use crate::mempool::Mempool;
-use crate::p2p::{P2pHandle, Topic};
 use crate::status::{SharedPeers, SharedStatus};
 use crate::storage::Storage;
 
@@ -47,8 +47,8 @@ pub struct NodeBackend {
     pub storage: Arc<Storage>,
     /// The transaction pool.
     pub mempool: Arc<Mutex<Mempool>>,
-    /// The network, to gossip submitted transactions.
-    pub p2p: P2pHandle,
+    /// Where submitted transactions are queued for gossip.
+    pub gossip: TxGossip,
     /// The node's status.
     pub status: SharedStatus,
     /// Connected peers and their heights.
@@ -57,8 +57,6 @@ pub struct NodeBackend {
     pub dropped: Arc<RwLock<DroppedLog>>,
     /// Commit announcements.
     pub commits: broadcast::Sender<Committed>,
-    /// The async runtime, for gossip from blocking threads.
-    pub runtime: tokio::runtime::Handle,
     /// Where admitted transactions are recorded for a restart.
     pub journal: crate::mempool::Journal,
 }
@@ -183,12 +181,11 @@ impl TxPool for NodeBackend {
                 })
             }
         };
-        // Gossip before answering, so one client's transactions leave in order.
-        if let Err(error) = self
-            .runtime
-            .block_on(self.p2p.publish(Topic::Transactions, bytes))
-        {
-            tracing::debug!(target: "accord::rpc", %error, "submitted transaction not gossiped yet");
+        // Queued for gossip before answering, so one client's transactions leave in
+        // order (a full queue waits). If it is not gossiped now, the pool offers it
+        // again after later blocks.
+        if !self.gossip.queue_blocking(bytes) {
+            tracing::debug!(target: "accord::rpc", "submitted transaction not gossiped yet");
         }
         Ok(hash)
     }

@@ -86,7 +86,7 @@ pub fn prepare(
 
 /// [`prepare_raw`], refusing as duplicates the hashes `known` says are pooled (before
 /// spending a signature check on them).
-pub(crate) fn prepare_raw_with<B: AsRef<[u8]>>(
+pub fn prepare_raw_with<B: AsRef<[u8]>>(
     config: &MempoolConfig,
     store: &dyn StateStore,
     ctx: &CheckContext,
