@@ -10,67 +10,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${1:-release}
 shift || true
-T=${CARGO_TARGET_DIR:-$HOME/.cache/accord-target}/$PROFILE
-ACCORD=${ACCORD:-$T/accord}
-LOADGEN=${LOADGEN:-$T/loadgen}
 RATES=${RATES:-250 500 1000 2000 4000}
 DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-5}
 IDLE=${IDLE:-10}
-BASE_PORT=${BASE_PORT:-32000}
-RPC_PORT=${RPC_PORT:-32100}
+source scripts/bench-lib.sh
 OUT=${OUT:-$T/bench/open-loop-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
-for binary in "$ACCORD" "$LOADGEN"; do
-    if [ ! -x "$binary" ]; then
-        echo "bench: $binary is missing; build it first (cargo build --$PROFILE -p accord-node -p accord-benches --bins, or make bench)" >&2
-        exit 1
-    fi
-done
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
-
-rpc() {
-    curl -s -X POST -H 'content-type: application/json' \
-        -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$1\",\"params\":[]}" "http://127.0.0.1:$RPC_PORT"
-}
-height() { rpc chain_getStatus | python3 -c 'import sys, json; print(json.load(sys.stdin)["result"]["height"])'; }
-
-LN=
-stop() {
-    if [ -n "$LN" ]; then
-        kill -INT "$LN" 2>/dev/null || true
-        wait "$LN" 2>/dev/null || true
-        LN=
-    fi
-}
-trap stop EXIT
+trap net_stop EXIT
 
 for rate in $RATES; do
-    # Nothing left to write back from a build or the run before: a node's fsync would
-    # wait behind it.
-    sync
-    H=$(mktemp -d)/net
-    "$ACCORD" localnet --preset bench --home "$H" --base-port "$BASE_PORT" --rpc-port "$RPC_PORT" \
-        > "$H.out" 2>&1 &
-    LN=$!
-    until height > /dev/null 2>&1; do
-        kill -0 "$LN" 2>/dev/null || { echo "bench: the network did not start:" >&2; cat "$H.out" >&2; exit 1; }
-        sleep 1
-    done
+    net_start
     sleep 3
-    h0=$(height); sleep "$IDLE"; h1=$(height)
+    h0=$(height "$RPC_PORT"); sleep "$IDLE"; h1=$(height "$RPC_PORT")
     echo "bench: rate $rate: $(( (h1 - h0) )) heights in $IDLE s with no load" >&2
     "$LOADGEN" --home "$H" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP" --json "$@" \
         > "$H.json"
     python3 - "$H.json" "$(( h1 - h0 ))" "$IDLE" "$PROFILE" >> "$OUT" <<'EOF'
 import json, sys
 report = json.load(open(sys.argv[1]))
+report["scenario"] = "sweep"
 report["idle_heights_per_s"] = int(sys.argv[2]) / int(sys.argv[3])
 report["profile"] = sys.argv[4]
 print(json.dumps(report))
 EOF
-    stop
-    rm -rf "$(dirname "$H")"
+    net_stop
 done
 
 echo "bench: results in $OUT" >&2

@@ -10,11 +10,14 @@
 //! ```
 //!
 //! Running it again on the same home restarts the same network with its data; `--fresh`
-//! starts over. Ctrl-C (SIGINT) or SIGTERM stops every node gracefully.
+//! starts over. Ctrl-C (SIGINT) or SIGTERM stops every node gracefully. A node that
+//! exits on its own (a crash, a kill) is reported with its exit code or signal, and the
+//! others keep running, so the chain can be watched going on without it; localnet
+//! returns by itself once every node has exited.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use accord_chain_spec::localnet;
@@ -158,12 +161,21 @@ fn rpc_port(shape: Shape, index: usize) -> Result<u16> {
         .with_context(|| format!("RPC port {} + {index} is out of range", shape.rpc_port))
 }
 
-/// Starts every node as a child process and waits for a signal (or a node's exit), then
-/// stops them all.
+/// A node process started by [`run`].
+struct NodeChild {
+    node: LocalNode,
+    child: Child,
+    /// How it ended, once it has.
+    exited: Option<ExitStatus>,
+}
+
+/// Starts every node as a child process and waits for Ctrl-C or SIGTERM, then stops
+/// them all. A node that exits meanwhile is reported and the others keep running; once
+/// every node has exited, returns an error.
 pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
     let nodes = prepare(home, shape, fresh)?;
     let exe = std::env::current_exe().context("cannot find the accord executable")?;
-    let mut children: Vec<(LocalNode, Child)> = Vec::new();
+    let mut children: Vec<NodeChild> = Vec::new();
     for node in &nodes {
         let log_path = node.home.join("node.log");
         let log = fs::OpenOptions::new()
@@ -180,7 +192,11 @@ pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
             .stderr(log)
             .spawn()
             .with_context(|| format!("cannot start {}", node.name))?;
-        children.push((node.clone(), child));
+        children.push(NodeChild {
+            node: node.clone(),
+            child,
+            exited: None,
+        });
     }
     println!(
         "local network: {} validators in {} regions, home {}",
@@ -200,53 +216,68 @@ pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
     println!("press Ctrl-C to stop every node");
 
     let stop = signal_flag()?;
-    let exited = loop {
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            break None;
-        }
-        if let Some(name) = children
-            .iter_mut()
-            .find_map(|(node, child)| match child.try_wait() {
-                Ok(Some(status)) => Some(format!("{} exited ({status})", node.name)),
-                _ => None,
-            })
-        {
+    let stopping = || stop.load(std::sync::atomic::Ordering::SeqCst);
+    while !stopping() {
+        let exits = reap(&mut children);
+        if !exits.is_empty() {
             // Ctrl-C in a terminal reaches the nodes too: an exit right after it is a stop.
             std::thread::sleep(Duration::from_millis(500));
-            if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                break None;
+            if stopping() {
+                break;
             }
-            break Some(name);
+            for (name, status) in exits {
+                eprintln!("{name} exited ({status}); see its node.log");
+            }
+            if children.iter().all(|c| c.exited.is_some()) {
+                bail!("every node has exited");
+            }
+            let running: Vec<&str> = children
+                .iter()
+                .filter(|c| c.exited.is_none())
+                .map(|c| c.node.name.as_str())
+                .collect();
+            eprintln!("still running: {}", running.join(", "));
         }
         std::thread::sleep(Duration::from_millis(200));
-    };
-    stop_all(&mut children);
-    match exited {
-        Some(what) => bail!("{what}; stopped the others. See its node.log"),
-        None => {
-            println!("stopped");
-            Ok(())
-        }
     }
+    stop_all(&mut children);
+    println!("stopped");
+    Ok(())
 }
 
-/// Asks every child to stop (SIGTERM), then kills those still running after 15 s.
-fn stop_all(children: &mut [(LocalNode, Child)]) {
-    for (_, child) in children.iter() {
+/// Records the nodes that have exited since the last call; answers their names and
+/// statuses.
+fn reap(children: &mut [NodeChild]) -> Vec<(String, ExitStatus)> {
+    let mut exits = Vec::new();
+    for c in children.iter_mut().filter(|c| c.exited.is_none()) {
+        if let Ok(Some(status)) = c.child.try_wait() {
+            c.exited = Some(status);
+            exits.push((c.node.name.clone(), status));
+        }
+    }
+    exits
+}
+
+/// Asks every node still running to stop (SIGTERM), then kills those still running
+/// after 15 s.
+fn stop_all(children: &mut [NodeChild]) {
+    // A node already reaped is not signalled: its process id may belong to another
+    // process by now.
+    for c in children.iter().filter(|c| c.exited.is_none()) {
         let _ = Command::new("kill")
             .arg("-TERM")
-            .arg(child.id().to_string())
+            .arg(c.child.id().to_string())
             .status();
     }
     let deadline = Instant::now() + Duration::from_secs(15);
-    for (node, child) in children.iter_mut() {
+    for c in children.iter_mut().filter(|c| c.exited.is_none()) {
         loop {
-            match child.try_wait() {
+            match c.child.try_wait() {
                 Ok(Some(_)) | Err(_) => break,
                 Ok(None) if Instant::now() >= deadline => {
-                    eprintln!("{} did not stop in time; killing it", node.name);
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    eprintln!("{} did not stop in time; killing it", c.node.name);
+                    let _ = c.child.kill();
+                    let _ = c.child.wait();
                     break;
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(100)),

@@ -4,6 +4,7 @@
 //!
 //! - [`net::Net`]: a local validator network written by `accord localnet`'s code, one
 //!   `accord run` process per validator, started, stopped, killed and read one by one.
+//! - [`localnet::Localnet`]: `accord localnet` itself as a child process.
 //! - [`ports`]: blocks of loopback ports claimed across concurrent test processes.
 //! - [`agent::AgentProc`]: an `accord-agent` process of one region, with its scripts.
 //! - [`byzantine::Byzantine`]: a validator in the test process that says what the test
@@ -15,6 +16,7 @@
 
 pub mod agent;
 pub mod byzantine;
+pub mod localnet;
 pub mod net;
 pub mod ports;
 

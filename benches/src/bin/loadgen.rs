@@ -64,6 +64,23 @@ struct Args {
     /// Open loop: batches of submissions in flight per node, at most.
     #[arg(long, value_name = "N", default_value_t = 4, requires = "rate")]
     connections: usize,
+    /// Open loop: a node that receives no submissions, by validator name (`us-2`) or
+    /// RPC URL (repeat for several). Its blocks are still followed while it runs: for a
+    /// node that is to be stopped during the run.
+    #[arg(long, value_name = "NAME|URL", requires = "rate")]
+    exclude_node: Vec<String>,
+    /// Open loop: also report the window in two parts, before and after SECS into it
+    /// (repeat for more parts).
+    #[arg(
+        long,
+        value_name = "SECS",
+        requires = "rate",
+        conflicts_with = "interval"
+    )]
+    split_at: Vec<u64>,
+    /// Open loop: also report the window in parts of SECS each (a soak's minutes).
+    #[arg(long, value_name = "SECS", requires = "rate")]
+    interval: Option<u64>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -92,6 +109,26 @@ async fn run(args: Args) -> Result<()> {
         config.drain = Duration::from_secs(args.drain);
         config.proposals = args.proposals;
         config.connections = args.connections;
+        config.exclude = args.exclude_node.clone();
+        config.splits = match args.interval {
+            Some(0) => bail!("--interval must be at least 1 s"),
+            Some(every) => openloop::every(config.duration, Duration::from_secs(every)),
+            None => args
+                .split_at
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+        };
+        if let Some(at) = args
+            .split_at
+            .iter()
+            .find(|s| **s == 0 || **s >= args.duration)
+        {
+            bail!(
+                "--split-at {at} is not inside the {} s window",
+                args.duration
+            );
+        }
         let report = openloop::run(&config).await?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);

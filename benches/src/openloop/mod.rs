@@ -21,6 +21,16 @@
 //! throughput is the run's transactions in heights first announced inside it. After the
 //! schedule, the run waits for the transactions the nodes accepted (or `drain`).
 //!
+//! The window can be reported in parts as well (`splits`: before and after a validator
+//! is killed, or minute by minute in a soak), each with the same figures for the
+//! transactions due in it and the heights first announced in it, and each node's CPU
+//! and resident memory over it (sampled every second).
+//!
+//! Nodes can be left out of the submissions (`exclude`), by validator name or RPC URL:
+//! a node that is to be stopped during the run then holds no account's transactions;
+//! its finalized blocks are still followed while it runs, and the end of its
+//! subscription is recorded, not an error.
+//!
 //! ```text
 //!  set-up ─ sign all ─┬─ warm-up ─┬──── measured window ────┬── drain ──► report
 //!                     │ schedule  │ latency of txs due here │ accepted txs
@@ -69,6 +79,9 @@ use plan::Slot;
 pub const MAX_BATCH: usize = 50;
 /// Signatures in the batch whose check sets the signature limit.
 const LIMIT_BATCH: usize = 1024;
+/// Most transactions in a run's schedule: every one is signed and held in memory (about
+/// 1 KiB each) before the first is sent.
+pub const MAX_SCHEDULED: f64 = 10_000_000.0;
 
 /// An open-loop run's settings.
 #[derive(Debug, Clone)]
@@ -92,6 +105,10 @@ pub struct OpenConfig {
     pub connections: usize,
     /// How often due transactions are sent.
     pub tick: Duration,
+    /// Nodes that receive no submissions: validator names or RPC URLs.
+    pub exclude: Vec<String>,
+    /// Where the window is split into parts, as offsets into it (none: one part).
+    pub splits: Vec<Duration>,
 }
 
 impl OpenConfig {
@@ -108,8 +125,79 @@ impl OpenConfig {
             proposals: 8,
             connections: 4,
             tick: Duration::from_millis(5),
+            exclude: Vec::new(),
+            splits: Vec::new(),
         }
     }
+}
+
+/// Most parts a window is reported in.
+pub const MAX_PARTS: usize = 10_000;
+
+/// Split points every `every` over a window of `duration`: `every`, `2·every`, … below
+/// `duration`, at most [`MAX_PARTS`] parts (none for a zero `every`).
+pub fn every(duration: Duration, every: Duration) -> Vec<Duration> {
+    if every.is_zero() {
+        return Vec::new();
+    }
+    std::iter::successors(Some(every), |at| at.checked_add(every))
+        .take_while(|at| *at < duration)
+        .take(MAX_PARTS - 1)
+        .collect()
+}
+
+/// The parts of a window of `duration` cut at `splits` (offsets into it; those outside
+/// the window and repeats are ignored), as `(from, to)` offsets in order.
+pub fn parts(duration: Duration, splits: &[Duration]) -> Vec<(Duration, Duration)> {
+    let mut cuts: Vec<Duration> = splits
+        .iter()
+        .copied()
+        .filter(|at| !at.is_zero() && *at < duration)
+        .collect();
+    cuts.sort();
+    cuts.dedup();
+    let mut bounds = vec![Duration::ZERO];
+    bounds.extend(cuts);
+    bounds.push(duration);
+    bounds.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// The nodes that receive submissions: every index of `urls` but those whose URL or
+/// validator name (`names`, `None` when unknown) is in `exclude`. Each entry of
+/// `exclude` must name a node, and at least one node must be left.
+pub fn submission_nodes(
+    urls: &[String],
+    names: &[Option<String>],
+    exclude: &[String],
+) -> Result<Vec<usize>> {
+    let same_url = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    let mut excluded = vec![false; urls.len()];
+    for wanted in exclude {
+        let mut found = false;
+        for (i, url) in urls.iter().enumerate() {
+            let named = names.get(i).and_then(Option::as_deref) == Some(wanted.as_str());
+            if named || same_url(url, wanted) {
+                excluded[i] = true;
+                found = true;
+            }
+        }
+        ensure!(
+            found,
+            "--exclude-node {wanted}: no node of the run has that validator name or RPC URL \
+             (nodes: {})",
+            urls.iter()
+                .zip(names.iter().chain(std::iter::repeat(&None)))
+                .map(|(url, name)| format!("{} {url}", name.as_deref().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let left: Vec<usize> = (0..urls.len()).filter(|i| !excluded[*i]).collect();
+    ensure!(
+        !left.is_empty(),
+        "every node is excluded: nothing to submit to"
+    );
+    Ok(left)
 }
 
 /// What an open-loop run measured.
@@ -123,6 +211,11 @@ pub struct OpenReport {
     pub accounts: usize,
     /// Nodes the load went to.
     pub nodes: usize,
+    /// The validator name of each node of the run, in the order of its RPC URLs
+    /// (`None`: it did not answer at the start).
+    pub node_names: Vec<Option<String>>,
+    /// The nodes left out of the submissions, as given.
+    pub excluded: Vec<String>,
     /// Validators of the chain.
     pub validators: usize,
     /// Transactions due in the window.
@@ -147,6 +240,8 @@ pub struct OpenReport {
     pub foreign: u64,
     /// Heights first announced in the window.
     pub heights: u64,
+    /// Of those, heights decided past round 0 (a round timed out).
+    pub heights_past_round_0: u64,
     /// Transactions per block in the window: mean.
     pub txs_per_block_mean: f64,
     /// Transactions per block in the window: most.
@@ -159,6 +254,56 @@ pub struct OpenReport {
     pub node_costs: Vec<NodeCost>,
     /// Cores loadgen itself used in the window.
     pub loadgen_cores: f64,
+    /// Nodes whose finality subscription ended during the run.
+    pub nodes_lost: Vec<NodeLost>,
+    /// The window in parts, when it was split.
+    pub parts: Vec<PartReport>,
+}
+
+/// A node whose finality subscription ended (the node stopped, or closed it).
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeLost {
+    /// Its validator name, or its URL.
+    pub node: String,
+    /// When, in seconds from the window's start (negative: before it).
+    pub at_s: f64,
+}
+
+/// One part of the measured window.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartReport {
+    /// Its start, seconds into the window.
+    pub from_s: f64,
+    /// Its end, seconds into the window.
+    pub to_s: f64,
+    /// Transactions due in it.
+    pub scheduled: u64,
+    /// Transactions of the run finalized per second in it.
+    pub finalized_tps: f64,
+    /// Due-to-finalized latency of the transactions due in it that were finalized.
+    pub latency: Option<SummaryMs>,
+    /// Of the transactions due in it: accepted and never finalized.
+    pub lost: u64,
+    /// Heights first announced in it.
+    pub heights: u64,
+    /// Of those, heights decided past round 0.
+    pub heights_past_round_0: u64,
+    /// What each node used in it (an `accord localnet` home only).
+    pub nodes: Vec<NodePart>,
+}
+
+/// What one node used in a part of the window.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodePart {
+    /// The validator.
+    pub name: String,
+    /// CPU time over the part's length (up to its exit, if it exited).
+    pub cores: f64,
+    /// Resident memory, mean of the samples (one a second), MiB; 0 when it was not
+    /// running.
+    pub rss_mean_mib: f64,
+    /// Resident memory, most of the samples, MiB.
+    pub rss_max_mib: f64,
 }
 
 /// The most transactions per second the validators' signature checks allow here.
@@ -178,10 +323,14 @@ pub struct SignatureLimit {
 pub struct NodeCost {
     /// The validator.
     pub name: String,
-    /// CPU time over the window's length.
+    /// CPU time over the window's length (up to its exit, if it exited).
     pub cores: f64,
     /// Peak resident memory of the process so far, MiB.
     pub peak_rss_mib: f64,
+    /// Resident memory at the window's end (or its last sample), MiB.
+    pub rss_mib: f64,
+    /// Whether it still ran at the window's end.
+    pub running_at_end: bool,
     /// Growth of its data directory over the window, per transaction finalized in it.
     pub disk_bytes_per_tx: f64,
 }
@@ -195,18 +344,31 @@ struct Sent {
     finalized: Option<Instant>,
 }
 
+/// The first announcement of a finalized height.
+#[derive(Debug, Clone, Copy)]
+struct Announced {
+    at: Instant,
+    transactions: u32,
+    /// The round it was decided in.
+    round: u32,
+}
+
 /// What the senders and watchers change, under one lock never held across an await.
 #[derive(Default)]
 struct Shared {
     sent: Vec<Sent>,
-    /// First announcement of each height, with its transaction count.
-    heights: BTreeMap<u64, (Instant, u32)>,
+    /// First announcement of each height.
+    heights: BTreeMap<u64, Announced>,
     foreign: u64,
     watch_errors: Vec<String>,
+    /// Nodes whose subscription ended, and when.
+    lost_nodes: Vec<(usize, Instant)>,
 }
 
 struct Run {
     clients: Vec<Client>,
+    /// How each node is called in messages: its validator name, or its URL.
+    labels: Vec<String>,
     shared: Mutex<Shared>,
     by_hash: HashMap<Hash, usize>,
 }
@@ -229,6 +391,19 @@ pub async fn run(config: &OpenConfig) -> Result<OpenReport> {
         !config.duration.is_zero(),
         "--duration must be at least 1 s"
     );
+    let week = Duration::from_secs(7 * 24 * 3600);
+    ensure!(
+        config.warmup <= week && config.duration <= week && config.drain <= week,
+        "--warmup, --duration and --drain are at most a week each"
+    );
+    let length = Some(config.warmup + config.duration)
+        .filter(|length| config.rate * length.as_secs_f64() <= MAX_SCHEDULED)
+        .with_context(|| {
+            format!(
+                "--rate × (--warmup + --duration) is more than {MAX_SCHEDULED} transactions, \
+                 all signed in memory before the run"
+            )
+        })?;
     let accounts = Accounts::read(&config.target.keys)?;
     let clients = config
         .target
@@ -236,18 +411,47 @@ pub async fn run(config: &OpenConfig) -> Result<OpenReport> {
         .iter()
         .map(|url| Client::new(url))
         .collect::<Result<Vec<_>>>()?;
-    let first = clients.first().context("no node to load")?;
-    let status = first.status().await?;
+    ensure!(!clients.is_empty(), "no node to load");
+    let mut statuses = Vec::new();
+    for client in &clients {
+        statuses.push(client.status().await);
+    }
+    let (answering, status) = statuses
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| s.as_ref().ok().map(|s| (i, s.clone())))
+        .with_context(|| match statuses.first() {
+            Some(Err(error)) => format!("no node answers: {error:#}"),
+            _ => "no node answers".to_owned(),
+        })?;
     let chain_id = status.chain_id.clone();
-    let validators: usize = first
+    let view = clients[answering]
         .api()
         .validators(None)
         .await
-        .context("cannot read the validator set")?
-        .regions
+        .context("cannot read the validator set")?;
+    let validators: usize = view.regions.iter().map(|r| r.validators.len()).sum();
+    let names: Vec<Option<String>> = statuses
         .iter()
-        .map(|r| r.validators.len())
-        .sum();
+        .map(|s| {
+            let key = s.as_ref().ok()?.validator;
+            view.regions
+                .iter()
+                .flat_map(|r| r.validators.iter())
+                .find(|v| v.key == key)
+                .map(|v| v.name.clone())
+        })
+        .collect();
+    let submit_to = submission_nodes(&config.target.rpc, &names, &config.exclude)?;
+    for &i in &submit_to {
+        if let Err(error) = &statuses[i] {
+            bail!(
+                "{} does not answer ({error:#}); leave it out with --exclude-node",
+                config.target.rpc[i]
+            );
+        }
+    }
+    let first = &clients[submit_to[0]];
     let regions = accounts.regions();
     let voters: Vec<(RegionId, Keypair)> = accounts
         .voters
@@ -270,8 +474,16 @@ pub async fn run(config: &OpenConfig) -> Result<OpenReport> {
     .await?;
     let nonces = first_nonces(first, &voters).await?;
 
-    let length = config.warmup + config.duration;
-    let slots = plan::schedule(config.rate, length, voters.len(), clients.len(), pool.len());
+    let mut slots = plan::schedule(
+        config.rate,
+        length,
+        voters.len(),
+        submit_to.len(),
+        pool.len(),
+    );
+    for slot in &mut slots {
+        slot.node = submit_to[slot.node % submit_to.len()];
+    }
     let accounts_count = voters.len();
     eprintln!("loadgen: signing {} transactions", slots.len());
     // Seconds of work on every core: off the runtime's workers.
@@ -300,8 +512,14 @@ pub async fn run(config: &OpenConfig) -> Result<OpenReport> {
         })
         .collect();
     drop(signed);
+    let labels = names
+        .iter()
+        .zip(&config.target.rpc)
+        .map(|(name, url)| name.clone().unwrap_or_else(|| url.clone()))
+        .collect();
     let run = Arc::new(Run {
         clients,
+        labels,
         shared: Mutex::new(Shared {
             sent,
             ..Shared::default()
@@ -321,20 +539,38 @@ pub async fn run(config: &OpenConfig) -> Result<OpenReport> {
     let start = Instant::now() + Duration::from_millis(500);
     let measure_start = start + config.warmup;
     let measure_end = measure_start + config.duration;
-    let costs = tokio::spawn(measure_costs(processes, measure_start, measure_end));
+    let parts = parts(config.duration, &config.splits);
+    let costs = tokio::spawn(measure_costs(
+        processes,
+        measure_start,
+        measure_end,
+        parts.clone(),
+    ));
 
     eprintln!(
-        "loadgen: {:.0} tx/s for {} s ({} s warm-up)",
+        "loadgen: {:.0} tx/s for {} s ({} s warm-up) to {} nodes",
         config.rate,
         length.as_secs(),
-        config.warmup.as_secs()
+        config.warmup.as_secs(),
+        submit_to.len()
+    );
+    let unix = |at: Instant| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        (now + at.saturating_duration_since(Instant::now())).as_secs_f64()
+    };
+    eprintln!(
+        "loadgen: the measured window runs from {:.3} to {:.3} (unix time)",
+        unix(measure_start),
+        unix(measure_end)
     );
     send_all(&run, &slots, start, config).await;
     drain(&run, measure_end + config.drain).await;
     for watcher in watchers {
         watcher.abort();
     }
-    let (node_costs, loadgen_cores, disk_growth) = costs.await.unwrap_or_default();
+    let costs = costs.await.unwrap_or_default();
     let shared = run.shared();
     if !shared.watch_errors.is_empty() && shared.heights.is_empty() {
         bail!(
@@ -342,17 +578,34 @@ pub async fn run(config: &OpenConfig) -> Result<OpenReport> {
             shared.watch_errors.join("; ")
         );
     }
-    Ok(report(
+    let at_s = |at: Instant| {
+        if at >= measure_start {
+            at.duration_since(measure_start).as_secs_f64()
+        } else {
+            -measure_start.duration_since(at).as_secs_f64()
+        }
+    };
+    let mut report = report(
         &shared,
         config,
         measure_start,
-        measure_end,
+        &parts,
         validators,
         accounts_count,
-        run.clients.len(),
+        submit_to.len(),
         signature_limit,
-        (node_costs, loadgen_cores, disk_growth),
-    ))
+        &costs,
+    );
+    report.node_names = names;
+    report.nodes_lost = shared
+        .lost_nodes
+        .iter()
+        .map(|(node, at)| NodeLost {
+            node: run.labels[*node].clone(),
+            at_s: at_s(*at),
+        })
+        .collect();
+    Ok(report)
 }
 
 /// Opens `count` documentation proposals by `author` touching `regions` and answers
@@ -528,7 +781,7 @@ fn measure_signature_limit(signed: &[Transaction], validators: usize) -> Result<
 }
 
 /// Follows `node`'s finalized blocks; the first announcement of a height is read for
-/// its transactions.
+/// its transactions. A subscription that ends (the node stopped) is recorded.
 async fn watch(run: Arc<Run>, node: usize) {
     let url = run.clients[node].url().replacen("http", "ws", 1);
     let client = match jsonrpsee::ws_client::WsClientBuilder::default()
@@ -562,7 +815,11 @@ async fn watch(run: Arc<Run>, node: usize) {
             match shared.heights.entry(height) {
                 std::collections::btree_map::Entry::Occupied(_) => false,
                 std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert((now, block.transactions));
+                    slot.insert(Announced {
+                        at: now,
+                        transactions: block.transactions,
+                        round: block.round.0,
+                    });
                     true
                 }
             }
@@ -571,13 +828,19 @@ async fn watch(run: Arc<Run>, node: usize) {
             tokio::spawn(read_block(Arc::clone(&run), node, height, now));
         }
     }
+    eprintln!(
+        "loadgen: {}'s finality subscription ended",
+        run.labels[node]
+    );
+    run.shared().lost_nodes.push((node, Instant::now()));
 }
 
-/// Reads a finalized block and marks the run's transactions in it finalized at `at`.
+/// Reads a finalized block (from the node that announced it, then from the others in
+/// turn) and marks the run's transactions in it finalized at `at`.
 async fn read_block(run: Arc<Run>, node: usize, height: u64, at: Instant) {
     let mut tries = 0;
     let block = loop {
-        match run.clients[node]
+        match run.clients[(node + tries) % run.clients.len()]
             .api()
             .block(accord_types::Height(height).into())
             .await
@@ -716,131 +979,274 @@ async fn drain(run: &Run, until: Instant) {
     }
 }
 
-/// Node CPU and memory, loadgen's CPU, and the nodes' disk growth over the window.
+/// What the run cost the machine, read from `/proc` over the measured window.
+#[derive(Debug, Clone, Default)]
+struct Costs {
+    /// The nodes sampled.
+    names: Vec<String>,
+    /// Offsets into the window (every second, and each part's bounds) with each node's
+    /// sample then (`None`: it was not running).
+    samples: Vec<(Duration, Vec<Option<procstat::Sample>>)>,
+    /// Growth of each node's data directory over the window, bytes.
+    disk_growth: Vec<u64>,
+    /// loadgen's own CPU over the window, cores.
+    loadgen_cores: f64,
+}
+
+/// Samples every node's CPU and memory every second over the window (and at each
+/// part's bounds), their data directories and loadgen's CPU at its start and end.
 async fn measure_costs(
     processes: Vec<procstat::NodeProcess>,
     start: Instant,
     end: Instant,
-) -> (Vec<NodeCost>, f64, Vec<u64>) {
+    parts: Vec<(Duration, Duration)>,
+) -> Costs {
+    let length = end.duration_since(start);
+    let mut times: Vec<Duration> = (0u64..)
+        .map(Duration::from_secs)
+        .take_while(|at| *at < length)
+        .chain(parts.iter().flat_map(|(from, to)| [*from, *to]))
+        .chain([length])
+        .collect();
+    times.sort();
+    times.dedup();
     let me = std::process::id();
-    let read = |processes: &[procstat::NodeProcess]| {
+    let disk = |processes: &[procstat::NodeProcess]| {
         processes
             .iter()
-            .map(|p| {
-                (
-                    procstat::sample(p.pid).unwrap_or_default(),
-                    procstat::dir_bytes(&p.home.join("data")),
-                )
-            })
+            .map(|p| procstat::dir_bytes(&p.home.join("data")))
             .collect::<Vec<_>>()
     };
     tokio::time::sleep_until(start.into()).await;
-    let before = read(&processes);
+    let disk_before = disk(&processes);
     let me_before = procstat::sample(me).unwrap_or_default();
-    tokio::time::sleep_until(end.into()).await;
-    let after = read(&processes);
-    let me_after = procstat::sample(me).unwrap_or_default();
-    let seconds = end.duration_since(start).as_secs_f64().max(1e-9);
-    #[allow(clippy::cast_precision_loss)]
-    let cores =
-        |a: u64, b: u64| a.saturating_sub(b) as f64 / procstat::TICKS_PER_SECOND as f64 / seconds;
-    let mut costs = Vec::new();
-    let mut growth = Vec::new();
-    for ((p, (s0, d0)), (s1, d1)) in processes.iter().zip(&before).zip(&after) {
-        #[allow(clippy::cast_precision_loss)]
-        costs.push(NodeCost {
-            name: p.name.clone(),
-            cores: cores(s1.cpu_ticks, s0.cpu_ticks),
-            peak_rss_mib: s1.peak_rss as f64 / (1024.0 * 1024.0),
-            disk_bytes_per_tx: 0.0,
-        });
-        growth.push(d1.saturating_sub(*d0));
+    let mut samples = Vec::with_capacity(times.len());
+    for at in times {
+        tokio::time::sleep_until((start + at).into()).await;
+        samples.push((
+            at,
+            processes.iter().map(|p| procstat::sample(p.pid)).collect(),
+        ));
     }
-    (
-        costs,
-        cores(me_after.cpu_ticks, me_before.cpu_ticks),
-        growth,
-    )
+    let disk_after = disk(&processes);
+    let me_after = procstat::sample(me).unwrap_or_default();
+    Costs {
+        names: processes.iter().map(|p| p.name.clone()).collect(),
+        samples,
+        disk_growth: disk_after
+            .iter()
+            .zip(&disk_before)
+            .map(|(a, b)| a.saturating_sub(*b))
+            .collect(),
+        loadgen_cores: cores(me_before.cpu_ticks, me_after.cpu_ticks, length),
+    }
+}
+
+/// CPU ticks from `before` to `after` over `length`, in cores.
+fn cores(before: u64, after: u64, length: Duration) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = after.saturating_sub(before) as f64 / procstat::TICKS_PER_SECOND as f64;
+    seconds / length.as_secs_f64().max(1e-9)
+}
+
+/// Bytes in MiB.
+#[allow(clippy::cast_precision_loss)]
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+impl Costs {
+    /// Node `node`'s samples taken from `from` to `to` (offsets into the window), while
+    /// it ran.
+    fn of(&self, node: usize, from: Duration, to: Duration) -> Vec<procstat::Sample> {
+        self.samples
+            .iter()
+            .filter(|(at, _)| *at >= from && *at <= to)
+            .filter_map(|(_, nodes)| nodes.get(node).copied().flatten())
+            .collect()
+    }
+
+    /// What each node used from `from` to `to`.
+    fn parts(&self, from: Duration, to: Duration) -> Vec<NodePart> {
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(node, name)| {
+                let samples = self.of(node, from, to);
+                let rss: Vec<u64> = samples.iter().map(|s| s.rss).collect();
+                #[allow(clippy::cast_precision_loss)]
+                let rss_mean_mib = if rss.is_empty() {
+                    0.0
+                } else {
+                    mib(rss.iter().sum::<u64>()) / rss.len() as f64
+                };
+                NodePart {
+                    name: name.clone(),
+                    cores: match (samples.first(), samples.last()) {
+                        (Some(a), Some(b)) => cores(a.cpu_ticks, b.cpu_ticks, to - from),
+                        _ => 0.0,
+                    },
+                    rss_mean_mib,
+                    rss_max_mib: mib(rss.iter().copied().max().unwrap_or(0)),
+                }
+            })
+            .collect()
+    }
+
+    /// What each node used over the window of `length`, its disk growth divided by the
+    /// `finalized` transactions.
+    fn window(&self, length: Duration, finalized: u64) -> Vec<NodeCost> {
+        let last = self.samples.last();
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(node, name)| {
+                let samples = self.of(node, Duration::ZERO, length);
+                let grown = self.disk_growth.get(node).copied().unwrap_or(0);
+                #[allow(clippy::cast_precision_loss)]
+                NodeCost {
+                    name: name.clone(),
+                    cores: match (samples.first(), samples.last()) {
+                        (Some(a), Some(b)) => cores(a.cpu_ticks, b.cpu_ticks, length),
+                        _ => 0.0,
+                    },
+                    peak_rss_mib: mib(samples.iter().map(|s| s.peak_rss).max().unwrap_or(0)),
+                    rss_mib: mib(samples.last().map_or(0, |s| s.rss)),
+                    running_at_end: last
+                        .and_then(|(_, nodes)| nodes.get(node).copied().flatten())
+                        .is_some(),
+                    disk_bytes_per_tx: grown as f64 / finalized.max(1) as f64,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The chain's figures for a part of the window: the transactions due in it, the
+/// heights first announced in it and the run's transactions finalized in it.
+#[derive(Debug, Default)]
+struct Figures {
+    scheduled: u64,
+    finalized: u64,
+    latencies: Vec<Duration>,
+    lags: Vec<Duration>,
+    lost: u64,
+    blocks: Vec<u32>,
+    late: u64,
+}
+
+/// [`Figures`] of `from` to `to`, offsets into the window that starts at
+/// `window_start`, after `warmup` of the schedule.
+fn figures(
+    shared: &Shared,
+    window_start: Instant,
+    warmup: Duration,
+    from: Duration,
+    to: Duration,
+) -> Figures {
+    let (from_at, to_at) = (window_start + from, window_start + to);
+    let inside = |at: Instant| at >= from_at && at < to_at;
+    let schedule_start = window_start - warmup;
+    let mut out = Figures::default();
+    for sent in &shared.sent {
+        if sent.finalized.is_some_and(inside) {
+            out.finalized += 1;
+        }
+        let due_at = schedule_start + sent.slot.due;
+        if !inside(due_at) {
+            continue;
+        }
+        out.scheduled += 1;
+        if let Some(answered) = sent.answered {
+            out.lags.push(answered.saturating_duration_since(due_at));
+        }
+        match sent.finalized {
+            Some(at) => out.latencies.push(at.saturating_duration_since(due_at)),
+            None if sent.answered.is_some() && sent.refused.is_none() => out.lost += 1,
+            None => {}
+        }
+    }
+    let heights: Vec<&Announced> = shared.heights.values().filter(|h| inside(h.at)).collect();
+    out.blocks = heights.iter().map(|h| h.transactions).collect();
+    out.late = heights.iter().filter(|h| h.round > 0).count() as u64;
+    out
 }
 
 #[allow(clippy::too_many_arguments)]
 fn report(
     shared: &Shared,
     config: &OpenConfig,
-    measure_start: Instant,
-    measure_end: Instant,
+    window_start: Instant,
+    parts: &[(Duration, Duration)],
     validators: usize,
     accounts: usize,
     nodes: usize,
     signature_limit: SignatureLimit,
-    costs: (Vec<NodeCost>, f64, Vec<u64>),
+    costs: &Costs,
 ) -> OpenReport {
     let window = config.duration.as_secs_f64();
-    let offset_start = config.warmup;
-    let in_window = |at: Instant| at >= measure_start && at < measure_end;
     let mut refused: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut accepted, mut unanswered, mut scheduled, mut lost) = (0u64, 0u64, 0u64, 0u64);
-    let mut latencies = Vec::new();
-    let mut lags = Vec::new();
-    let mut finalized_in_window = 0u64;
+    let (mut accepted, mut unanswered) = (0u64, 0u64);
     for sent in &shared.sent {
-        let due_at = measure_start - offset_start + sent.slot.due;
-        let measured = sent.slot.due >= offset_start;
         match (&sent.answered, &sent.refused) {
             (None, _) => unanswered += 1,
             (Some(_), Some(code)) => *refused.entry(code.clone()).or_default() += 1,
             (Some(_), None) => accepted += 1,
         }
-        if let Some(at) = sent.finalized {
-            if in_window(at) {
-                finalized_in_window += 1;
-            }
-        }
-        if !measured {
-            continue;
-        }
-        scheduled += 1;
-        if let Some(answered) = sent.answered {
-            lags.push(answered.saturating_duration_since(due_at));
-        }
-        match sent.finalized {
-            Some(at) => latencies.push(at.saturating_duration_since(due_at)),
-            None if sent.answered.is_some() && sent.refused.is_none() => lost += 1,
-            None => {}
-        }
     }
-    let blocks: Vec<u32> = shared
-        .heights
-        .values()
-        .filter(|(at, _)| in_window(*at))
-        .map(|(_, txs)| *txs)
-        .collect();
+    let all = figures(
+        shared,
+        window_start,
+        config.warmup,
+        Duration::ZERO,
+        config.duration,
+    );
     #[allow(clippy::cast_precision_loss)]
-    let finalized_tps = finalized_in_window as f64 / window;
-    let (mut node_costs, loadgen_cores, growth) = costs;
-    for (cost, grown) in node_costs.iter_mut().zip(growth) {
-        #[allow(clippy::cast_precision_loss)]
-        {
-            cost.disk_bytes_per_tx = grown as f64 / finalized_in_window.max(1) as f64;
-        }
-    }
+    let finalized_tps = all.finalized as f64 / window;
+    let node_costs = costs.window(config.duration, all.finalized);
+    let parts = if parts.len() > 1 {
+        parts
+            .iter()
+            .map(|&(from, to)| {
+                let part = figures(shared, window_start, config.warmup, from, to);
+                #[allow(clippy::cast_precision_loss)]
+                PartReport {
+                    from_s: from.as_secs_f64(),
+                    to_s: to.as_secs_f64(),
+                    scheduled: part.scheduled,
+                    finalized_tps: part.finalized as f64 / (to - from).as_secs_f64().max(1e-9),
+                    latency: Summary::of(&part.latencies).map(|s| s.millis()),
+                    lost: part.lost,
+                    heights: part.blocks.len() as u64,
+                    heights_past_round_0: part.late,
+                    nodes: costs.parts(from, to),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let blocks = &all.blocks;
     #[allow(clippy::cast_precision_loss)]
     OpenReport {
-        offered_tps: scheduled as f64 / window,
+        offered_tps: all.scheduled as f64 / window,
         window_s: window,
         accounts,
         nodes,
+        node_names: Vec::new(),
+        excluded: config.exclude.clone(),
         validators,
-        scheduled,
+        scheduled: all.scheduled,
         accepted,
         refused,
         unanswered,
         finalized_tps,
-        latency: Summary::of(&latencies).map(|s| s.millis()),
-        lost,
-        send_lag: Summary::of(&lags).map(|s| s.millis()),
+        latency: Summary::of(&all.latencies).map(|s| s.millis()),
+        lost: all.lost,
+        send_lag: Summary::of(&all.lags).map(|s| s.millis()),
         foreign: shared.foreign,
         heights: blocks.len() as u64,
+        heights_past_round_0: all.late,
         txs_per_block_mean: if blocks.is_empty() {
             0.0
         } else {
@@ -850,7 +1256,9 @@ fn report(
         fraction_of_limit: finalized_tps / signature_limit.limit_tps.max(1e-9),
         signature_limit,
         node_costs,
-        loadgen_cores,
+        loadgen_cores: costs.loadgen_cores,
+        nodes_lost: Vec::new(),
+        parts,
     }
 }
 
@@ -861,6 +1269,9 @@ impl std::fmt::Display for OpenReport {
             "open loop: {:.0} tx/s offered for {:.0} s from {} accounts to {} nodes ({} validators)",
             self.offered_tps, self.window_s, self.accounts, self.nodes, self.validators
         )?;
+        if !self.excluded.is_empty() {
+            writeln!(f, "no submissions to: {}", self.excluded.join(", "))?;
+        }
         writeln!(
             f,
             "finalized: {:.1} tx/s ({:.1} % of the signature limit, {:.0} tx/s: {:.1} µs per signature, {} cores)",
@@ -887,8 +1298,11 @@ impl std::fmt::Display for OpenReport {
         }
         writeln!(
             f,
-            "heights in the window: {} ({:.1} txs per block, at most {})",
-            self.heights, self.txs_per_block_mean, self.txs_per_block_max
+            "heights in the window: {} ({} past round 0; {:.1} txs per block, at most {})",
+            self.heights,
+            self.heights_past_round_0,
+            self.txs_per_block_mean,
+            self.txs_per_block_max
         )?;
         writeln!(
             f,
@@ -901,10 +1315,214 @@ impl std::fmt::Display for OpenReport {
         for cost in &self.node_costs {
             writeln!(
                 f,
-                "node {}: {:.2} cores, peak RSS {:.0} MiB, {:.0} disk bytes per tx",
-                cost.name, cost.cores, cost.peak_rss_mib, cost.disk_bytes_per_tx
+                "node {}: {:.2} cores, peak RSS {:.0} MiB, {:.0} disk bytes per tx{}",
+                cost.name,
+                cost.cores,
+                cost.peak_rss_mib,
+                cost.disk_bytes_per_tx,
+                if cost.running_at_end {
+                    ""
+                } else {
+                    " (not running at the end)"
+                }
             )?;
         }
+        for lost in &self.nodes_lost {
+            writeln!(
+                f,
+                "{}'s finality subscription ended {:.1} s into the window",
+                lost.node, lost.at_s
+            )?;
+        }
+        for part in &self.parts {
+            write!(
+                f,
+                "{:.0}–{:.0} s: {:.1} tx/s finalized, {} heights ({} past round 0)",
+                part.from_s, part.to_s, part.finalized_tps, part.heights, part.heights_past_round_0
+            )?;
+            match &part.latency {
+                Some(l) => write!(
+                    f,
+                    ", latency p50 {:.0} ms, p99 {:.0} ms",
+                    l.p50_ms, l.p99_ms
+                )?,
+                None => write!(f, ", nothing due in it finalized")?,
+            }
+            for node in &part.nodes {
+                write!(f, "; {} {:.0} MiB", node.name, node.rss_mean_mib)?;
+            }
+            writeln!(f)?;
+        }
         write!(f, "loadgen: {:.2} cores", self.loadgen_cores)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn a_window_is_cut_at_its_splits_in_order_and_every_interval() {
+        assert_eq!(parts(secs(30), &[]), [(secs(0), secs(30))]);
+        assert_eq!(
+            parts(
+                secs(30),
+                &[secs(20), secs(10), secs(10), secs(0), secs(30), secs(99)]
+            ),
+            [
+                (secs(0), secs(10)),
+                (secs(10), secs(20)),
+                (secs(20), secs(30))
+            ]
+        );
+        assert_eq!(every(secs(180), secs(60)), [secs(60), secs(120)]);
+        assert_eq!(every(secs(150), secs(60)), [secs(60), secs(120)]);
+        assert!(every(secs(60), secs(60)).is_empty());
+        assert!(every(secs(60), Duration::ZERO).is_empty());
+        assert_eq!(every(secs(u64::MAX), secs(1)).len(), MAX_PARTS - 1);
+    }
+
+    #[test]
+    fn excluded_nodes_are_found_by_name_or_url_and_one_must_be_left() {
+        let urls: Vec<String> = (0..4).map(|i| format!("http://127.0.0.1:900{i}")).collect();
+        let names = vec![
+            Some("eu-1".to_owned()),
+            Some("us-1".to_owned()),
+            None,
+            Some("us-2".to_owned()),
+        ];
+        assert_eq!(submission_nodes(&urls, &names, &[]).unwrap(), [0, 1, 2, 3]);
+        assert_eq!(
+            submission_nodes(&urls, &names, &["us-2".to_owned()]).unwrap(),
+            [0, 1, 2]
+        );
+        assert_eq!(
+            submission_nodes(&urls, &names, &["http://127.0.0.1:9002/".to_owned()]).unwrap(),
+            [0, 1, 3]
+        );
+        let unknown = submission_nodes(&urls, &names, &["eu-9".to_owned()]).unwrap_err();
+        assert!(unknown.to_string().contains("eu-9"), "{unknown}");
+        assert!(
+            unknown.to_string().contains("? http://127.0.0.1:9002"),
+            "{unknown}"
+        );
+        let all: Vec<String> = urls.clone();
+        assert!(submission_nodes(&urls, &names, &all).is_err());
+        assert!(submission_nodes(&[], &[], &[]).is_err());
+    }
+
+    /// A transaction due `due` after the schedule's start, answered, finalized at
+    /// `finalized` after it (if at all).
+    fn sent(start: Instant, due: Duration, finalized: Option<Duration>) -> Sent {
+        Sent {
+            slot: Slot {
+                due,
+                account: 0,
+                seq: 0,
+                node: 0,
+                proposal: 0,
+            },
+            hex: String::new(),
+            answered: Some(start + due),
+            refused: None,
+            finalized: finalized.map(|at| start + at),
+        }
+    }
+
+    #[test]
+    fn each_part_counts_what_was_due_and_finalized_in_it() {
+        // 5 s of warm-up, then a 20 s window cut at 10 s.
+        let start = Instant::now();
+        let window_start = start + secs(5);
+        let mut shared = Shared::default();
+        let ms = Duration::from_millis;
+        // Due in the warm-up, finalized in the first part: its throughput, no latency.
+        shared.sent.push(sent(start, secs(4), Some(secs(6))));
+        // Due in the first part: 100 ms and 300 ms.
+        shared
+            .sent
+            .push(sent(start, secs(7), Some(secs(7) + ms(100))));
+        shared
+            .sent
+            .push(sent(start, secs(8), Some(secs(8) + ms(300))));
+        // Due in the first part, finalized in the second: its latency counts in the first.
+        shared.sent.push(sent(start, secs(14), Some(secs(16))));
+        // Due in the second part: one finalized after 1 s, one lost.
+        shared.sent.push(sent(start, secs(20), Some(secs(21))));
+        shared.sent.push(sent(start, secs(22), None));
+        let height = |at: Duration, round: u32| Announced {
+            at: start + at,
+            transactions: 1,
+            round,
+        };
+        shared.heights.insert(1, height(secs(6), 0));
+        shared.heights.insert(2, height(secs(16), 1));
+        shared.heights.insert(3, height(secs(21), 0));
+
+        let first = figures(&shared, window_start, secs(5), secs(0), secs(10));
+        assert_eq!(first.scheduled, 3);
+        assert_eq!(first.finalized, 3);
+        assert_eq!(first.latencies, [ms(100), ms(300), secs(2)]);
+        assert_eq!(first.lost, 0);
+        assert_eq!(first.blocks.len(), 1);
+        assert_eq!(first.late, 0);
+        let second = figures(&shared, window_start, secs(5), secs(10), secs(20));
+        assert_eq!(second.scheduled, 2);
+        assert_eq!(second.finalized, 2);
+        assert_eq!(second.latencies, [secs(1)]);
+        assert_eq!(second.lost, 1);
+        assert_eq!(second.blocks.len(), 2);
+        assert_eq!(second.late, 1);
+        let all = figures(&shared, window_start, secs(5), secs(0), secs(20));
+        assert_eq!(all.scheduled, first.scheduled + second.scheduled);
+        assert_eq!(all.finalized, first.finalized + second.finalized);
+    }
+
+    #[test]
+    fn node_costs_follow_the_samples_and_a_node_that_exited_keeps_its_last() {
+        let sample = |cpu_ticks: u64, rss_mib: u64| {
+            Some(procstat::Sample {
+                cpu_ticks,
+                rss: rss_mib << 20,
+                peak_rss: (rss_mib + 10) << 20,
+            })
+        };
+        // Two nodes sampled at 0, 1, 2, 3 and 4 s; the second exits after 2 s.
+        let costs = Costs {
+            names: vec!["a".to_owned(), "b".to_owned()],
+            samples: vec![
+                (secs(0), vec![sample(0, 100), sample(0, 50)]),
+                (secs(1), vec![sample(100, 110), sample(50, 60)]),
+                (secs(2), vec![sample(200, 120), sample(100, 70)]),
+                (secs(3), vec![sample(300, 130), None]),
+                (secs(4), vec![sample(400, 140), None]),
+            ],
+            disk_growth: vec![3000, 1000],
+            loadgen_cores: 0.5,
+        };
+        let window = costs.window(secs(4), 10);
+        assert_eq!(window[0].name, "a");
+        assert!((window[0].cores - 1.0).abs() < 1e-9);
+        assert!((window[0].peak_rss_mib - 150.0).abs() < 1e-9);
+        assert!((window[0].rss_mib - 140.0).abs() < 1e-9);
+        assert!(window[0].running_at_end);
+        assert!((window[0].disk_bytes_per_tx - 300.0).abs() < 1e-9);
+        // One core-second over the 4 s window, up to its exit.
+        assert!((window[1].cores - 0.25).abs() < 1e-9);
+        assert!((window[1].rss_mib - 70.0).abs() < 1e-9);
+        assert!(!window[1].running_at_end);
+
+        let parts = costs.parts(secs(2), secs(4));
+        assert!((parts[0].rss_mean_mib - 130.0).abs() < 1e-9);
+        assert!((parts[0].rss_max_mib - 140.0).abs() < 1e-9);
+        assert!((parts[0].cores - 1.0).abs() < 1e-9);
+        assert!((parts[1].rss_mean_mib - 70.0).abs() < 1e-9);
+        assert!(parts[1].cores.abs() < 1e-9);
+        let gone = costs.parts(secs(3), secs(4));
+        assert!(gone[1].rss_mean_mib.abs() < 1e-9 && gone[1].rss_max_mib.abs() < 1e-9);
     }
 }

@@ -1,6 +1,6 @@
 //! What a run costs the machine, read from Linux's `/proc`: the node processes of an
-//! `accord localnet` home, their CPU time and peak resident memory, and the size of
-//! their data directories.
+//! `accord localnet` home, their CPU time and resident memory, and the size of their
+//! data directories.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,8 @@ pub struct NodeProcess {
 pub struct Sample {
     /// User plus system CPU time, in clock ticks.
     pub cpu_ticks: u64,
+    /// Resident set size now (`VmRSS`), bytes.
+    pub rss: u64,
     /// Peak resident set size so far (`VmHWM`), bytes.
     pub peak_rss: u64,
 }
@@ -78,12 +80,13 @@ pub fn run_home(cmdline: &[u8]) -> Option<PathBuf> {
     (!home.is_empty()).then(|| PathBuf::from(home))
 }
 
-/// CPU time and peak memory of `pid` now; `None` once it has exited.
+/// CPU time and memory of `pid` now; `None` once it has exited.
 pub fn sample(pid: u32) -> Option<Sample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     Some(Sample {
         cpu_ticks: cpu_ticks(&stat)?,
+        rss: status_kib(&status, "VmRSS:")?.saturating_mul(1024),
         peak_rss: status_kib(&status, "VmHWM:")?.saturating_mul(1024),
     })
 }
@@ -149,7 +152,7 @@ mod tests {
     #[test]
     fn this_process_can_be_sampled_and_a_gone_one_cannot() {
         let me = sample(std::process::id()).expect("our own /proc entry");
-        assert!(me.peak_rss > 0);
+        assert!(me.rss > 0 && me.peak_rss >= me.rss);
         assert_eq!(sample(u32::MAX), None);
         assert_eq!(status_kib("VmHWM:\t  2048 kB\n", "VmHWM:"), Some(2048));
     }

@@ -3,160 +3,16 @@
 
 mod slow {
     use std::collections::BTreeSet;
-    use std::path::PathBuf;
-    use std::process::{Child, Command, ExitStatus, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use accord_benches::loadgen::{self, status_name, Config, Target};
     use accord_node::client::Client;
     use accord_rpc::GovApiClient;
-
-    use accord_tests::ports::{claim_ports, PortBlock, PORTS_PER_KIND};
-
-    /// A running `accord localnet`; stopped with SIGINT, killed on drop if still running.
-    struct Localnet {
-        child: Option<Child>,
-        home: PathBuf,
-        output: PathBuf,
-        _dir: tempfile::TempDir,
-        _ports: PortBlock,
-    }
-
-    impl Localnet {
-        fn start(validators: usize, regions: usize) -> Self {
-            Self::start_with(validators, regions, &[])
-        }
-
-        fn start_with(validators: usize, regions: usize, extra: &[&str]) -> Self {
-            let dir = tempfile::tempdir().unwrap();
-            let home = dir.path().join("net");
-            let output = dir.path().join("localnet.out");
-            let ports = claim_ports();
-            assert!(
-                validators <= PORTS_PER_KIND,
-                "a block of ports holds 10 nodes"
-            );
-            let log = std::fs::File::create(&output).unwrap();
-            let child = accord_tests::accord()
-                .arg("localnet")
-                .arg("--home")
-                .arg(&home)
-                .args(["--validators", &validators.to_string()])
-                .args(["--regions", &regions.to_string()])
-                .args(["--base-port", &ports.node(0).0.to_string()])
-                .args(["--rpc-port", &ports.node(0).1.to_string()])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            Self {
-                child: Some(child),
-                home,
-                output,
-                _dir: dir,
-                _ports: ports,
-            }
-        }
-
-        /// What `accord localnet` printed, and the tail of the first node's log.
-        fn diagnostics(&self) -> String {
-            let printed = std::fs::read_to_string(&self.output).unwrap_or_default();
-            let log =
-                std::fs::read_to_string(self.home.join("nodes/eu-1/node.log")).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            format!(
-                "accord localnet printed:\n{printed}\neu-1's log ends:\n{}",
-                tail.join("\n")
-            )
-        }
-
-        /// Waits until `accord localnet` has written the home.
-        async fn wait_home(&self) {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while !self.home.join("localnet.json").exists() {
-                assert!(Instant::now() < deadline, "{}", self.diagnostics());
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-
-        /// Waits until every node has finalized `height`.
-        async fn wait_height(&self, rpc: &[String], height: u64, limit: Duration) {
-            let deadline = Instant::now() + limit;
-            for url in rpc {
-                let client = Client::new(url).unwrap();
-                loop {
-                    let reached = client
-                        .status()
-                        .await
-                        .ok()
-                        .is_some_and(|s| s.height.0 >= height);
-                    if reached {
-                        break;
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "{url} did not reach height {height} within {limit:?}\n{}",
-                        self.diagnostics()
-                    );
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-
-        /// SIGINT, as Ctrl-C would; returns the exit status.
-        fn interrupt(&mut self, limit: Duration) -> ExitStatus {
-            let mut child = self.child.take().expect("localnet runs");
-            signal(&child, "-INT");
-            wait_for(&mut child, limit).unwrap_or_else(|| {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "accord localnet did not stop within {limit:?} of SIGINT\n{}",
-                    self.diagnostics()
-                )
-            })
-        }
-    }
-
-    impl Drop for Localnet {
-        fn drop(&mut self) {
-            // A failed test: stop the nodes through localnet if it listens, else kill it.
-            if let Some(mut child) = self.child.take() {
-                signal(&child, "-TERM");
-                if wait_for(&mut child, Duration::from_secs(20)).is_none() {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                }
-            }
-        }
-    }
-
-    fn signal(child: &Child, which: &str) {
-        let _ = Command::new("kill")
-            .arg(which)
-            .arg(child.id().to_string())
-            .status();
-    }
-
-    fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+    use accord_tests::localnet::Localnet;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn loadgen_finalizes_every_transaction_and_its_proposals_are_approved() {
-        let mut net = Localnet::start(4, 2);
+        let mut net = Localnet::start(4, 2, &[]);
         // localnet writes the home before it starts the nodes.
         net.wait_home().await;
         let target = Target::from_home(&net.home).unwrap();
@@ -255,7 +111,7 @@ mod slow {
     async fn open_loop_load_on_a_bench_network_is_finalized_counted_and_measured() {
         use accord_benches::openloop::{self, OpenConfig};
 
-        let mut net = Localnet::start_with(4, 2, &["--preset", "bench"]);
+        let mut net = Localnet::start(4, 2, &["--preset", "bench"]);
         net.wait_home().await;
         let target = Target::from_home(&net.home).unwrap();
         net.wait_height(&target.rpc, 2, Duration::from_secs(120))
@@ -325,6 +181,80 @@ mod slow {
                 .sum::<u64>();
         }
         assert_eq!(counted, 1000, "{report}");
+
+        let status = net.interrupt(Duration::from_secs(30));
+        assert!(status.success(), "{status}\n{}", net.diagnostics());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn open_loop_load_goes_on_when_a_node_left_out_of_it_is_killed() {
+        use accord_benches::openloop::{self, procstat, OpenConfig};
+        use accord_tests::localnet::signal;
+
+        let mut net = Localnet::start(4, 2, &["--preset", "bench"]);
+        net.wait_home().await;
+        let target = Target::from_home(&net.home).unwrap();
+        net.wait_height(&target.rpc, 2, Duration::from_secs(120))
+            .await;
+        let victim = procstat::node_processes(&net.home)
+            .into_iter()
+            .find(|n| n.name == "us-2")
+            .unwrap();
+
+        // us-2 gets no submissions and is killed while the load runs; the window is
+        // reported in two parts.
+        let mut config = OpenConfig::new(target.clone(), 100.0);
+        config.home = Some(net.home.clone());
+        config.warmup = Duration::from_secs(2);
+        config.duration = Duration::from_secs(16);
+        config.drain = Duration::from_secs(60);
+        config.proposals = 4;
+        config.exclude = vec!["us-2".to_owned()];
+        config.splits = vec![Duration::from_secs(8)];
+        let killer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(12)).await;
+            signal(victim.pid, "-KILL");
+        });
+        let report = openloop::run(&config).await.unwrap();
+        killer.await.unwrap();
+        println!("{report}");
+
+        assert_eq!(report.nodes, 3, "{report}");
+        assert_eq!(report.excluded, ["us-2"], "{report}");
+        let names: Vec<Option<&str>> = report.node_names.iter().map(Option::as_deref).collect();
+        assert_eq!(
+            names,
+            [Some("eu-1"), Some("us-1"), Some("eu-2"), Some("us-2")],
+            "{report}"
+        );
+        // Nothing was sent to the node that died: every transaction accepted, finalized.
+        assert!(report.refused.is_empty(), "{report}");
+        assert_eq!(report.unanswered, 0, "{report}");
+        assert_eq!(report.lost, 0, "{report}\n{}", net.diagnostics());
+        assert_eq!(report.accepted, 1800, "{report}");
+        // Its subscription's end was recorded, and so was its process's.
+        let lost: Vec<&str> = report.nodes_lost.iter().map(|l| l.node.as_str()).collect();
+        assert_eq!(lost, ["us-2"], "{report}");
+        for cost in &report.node_costs {
+            assert_eq!(cost.running_at_end, cost.name != "us-2", "{report}");
+        }
+        // The two parts cover the window.
+        assert_eq!(report.parts.len(), 2, "{report}");
+        assert_eq!(
+            report.parts.iter().map(|p| p.scheduled).sum::<u64>(),
+            report.scheduled,
+            "{report}"
+        );
+        assert!((report.parts[0].to_s - 8.0).abs() < 1e-9, "{report}");
+        for part in &report.parts {
+            assert!(part.finalized_tps > 0.0 && part.heights > 0, "{report}");
+            assert!(part.latency.is_some(), "{report}");
+        }
+        assert!(
+            net.printed().contains("us-2 exited (signal: 9"),
+            "{}",
+            net.diagnostics()
+        );
 
         let status = net.interrupt(Duration::from_secs(30));
         assert!(status.success(), "{status}\n{}", net.diagnostics());

@@ -1,5 +1,6 @@
 //! Running networks of real `accord` processes: scenarios of several validators, the
-//! API of a live network, bad input at every boundary, fault injection, and `loadgen`.
+//! API of a live network, bad input at every boundary, fault injection, `accord
+//! localnet` itself, and `loadgen`.
 
 mod agent;
 mod api;
@@ -7,4 +8,5 @@ mod boundaries;
 mod byzantine;
 mod faults;
 mod loadgen;
+mod localnet;
 mod slow;
