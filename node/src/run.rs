@@ -26,7 +26,7 @@ use crate::metrics::{Metrics, Sources};
 use crate::p2p::{self, P2pConfig};
 use crate::rpc::{self, NodeBackend};
 use crate::signer::SignerGuard;
-use crate::status::NodeStatus;
+use crate::status::{Lag, NodeStatus};
 use crate::storage::Storage;
 use crate::wal::Wal;
 use tokio::sync::broadcast;
@@ -204,6 +204,7 @@ async fn run_async(config: Config) -> Result<()> {
     let gossip_bytes = p2p_config.max_message_bytes;
     let (p2p, net_events) = p2p::spawn(p2p_config)?;
     let tx_gossip = TxGossip::spawn(p2p.clone(), gossip_bytes);
+    let lag = Lag::default();
 
     let mut pool = Mempool::new(config.mempool.clone()).context("configuration [mempool]")?;
     let head = storage.head()?.context("the database has no head")?;
@@ -272,6 +273,7 @@ async fn run_async(config: Config) -> Result<()> {
             storage: Arc::clone(&storage),
             mempool: Arc::clone(&mempool),
             gossip: tx_gossip.clone(),
+            lag: lag.clone(),
             status: Arc::clone(&status),
             peers: Arc::clone(&peers),
             dropped: Arc::clone(&dropped),
@@ -342,6 +344,7 @@ async fn run_async(config: Config) -> Result<()> {
         storage,
         executor: (executor, tip),
         transactions,
+        lag,
         wal,
         recovered: recovered.records,
         signer,

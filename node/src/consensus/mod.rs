@@ -80,7 +80,7 @@ const MAX_SERVING: usize = 8;
 /// forwarded).
 const HEIGHTS_AHEAD: u64 = 1;
 
-pub use crate::status::{NodeStatus, SharedPeers, SharedStatus};
+pub use crate::status::{Lag, NodeStatus, SharedPeers, SharedStatus};
 
 /// Everything the consensus task runs with.
 pub struct ConsensusParts {
@@ -96,6 +96,9 @@ pub struct ConsensusParts {
     pub executor: (Executor, Tip),
     /// Gossiped transactions go here for admission.
     pub transactions: mpsc::Sender<GossipedTx>,
+    /// How far behind its peers the node is: far behind, gossiped transactions are
+    /// ignored.
+    pub lag: Lag,
     /// The consensus log, opened.
     pub wal: Wal,
     /// The records recovered from it.
@@ -139,6 +142,7 @@ struct Task {
     p2p: P2pHandle,
     executor: Executor,
     transactions: mpsc::Sender<GossipedTx>,
+    lag: Lag,
     status: SharedStatus,
     metrics: Arc<crate::metrics::Metrics>,
     engine: Engine,
@@ -209,6 +213,7 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
         storage,
         executor: (executor, tip),
         transactions,
+        lag,
         wal,
         recovered,
         signer,
@@ -241,6 +246,7 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
         p2p,
         executor,
         transactions,
+        lag,
         status,
         metrics,
         engine,
@@ -280,6 +286,7 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
         peers,
         consensus: synced,
         behind: Arc::clone(&task.behind),
+        lag: task.lag.clone(),
     }
     .spawn();
     loop {

@@ -36,11 +36,14 @@ impl Task {
                 data,
                 ..
             } => {
-                // A full queue means admission is behind: the message is not forwarded.
-                if self
-                    .transactions
-                    .try_send(GossipedTx { from, id, data })
-                    .is_err()
+                // Far behind its peers, the node cannot judge transactions (see
+                // `status::FAR_BEHIND`); a full queue means admission is behind. Either
+                // way the message is not forwarded, and its relayer did nothing wrong.
+                if self.lag.far_behind().is_some()
+                    || self
+                        .transactions
+                        .try_send(GossipedTx { from, id, data })
+                        .is_err()
                 {
                     self.metrics
                         .gossip("transactions", verdict_label(Verdict::Ignore));

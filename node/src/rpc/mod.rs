@@ -49,6 +49,8 @@ pub struct NodeBackend {
     pub mempool: Arc<Mutex<Mempool>>,
     /// Where submitted transactions are queued for gossip.
     pub gossip: TxGossip,
+    /// How far behind its peers the node is: far behind, submissions are refused.
+    pub lag: crate::status::Lag,
     /// The node's status.
     pub status: SharedStatus,
     /// Connected peers and their heights.
@@ -152,6 +154,15 @@ impl StateReader for NodeBackend {
 
 impl TxPool for NodeBackend {
     fn submit(&self, bytes: Vec<u8>) -> Result<Hash, Refusal> {
+        if let Some(heights) = self.lag.far_behind() {
+            return Err(Refusal {
+                code: None,
+                message: format!(
+                    "this node is {heights} blocks behind its peers and catching up: \
+                     submit to another node, or again once it has caught up"
+                ),
+            });
+        }
         // Checked without the pool's lock, inserted and journaled under it, as
         // gossiped transactions are.
         let admitter = crate::mempool::gossip::Admitter {

@@ -28,7 +28,7 @@ use tracing::{info, warn};
 
 use super::peers::{self, Fault, SyncPeers, SYNC_PARALLEL};
 use crate::p2p::{P2pHandle, SyncRequest, SyncResponse};
-use crate::status::{SharedPeers, SharedStatus};
+use crate::status::{Lag, SharedPeers, SharedStatus};
 
 /// A head that has not moved for this long makes the node believe a peer one block
 /// ahead.
@@ -76,6 +76,8 @@ pub struct SyncClient {
     /// peers are polled then, not at the next tick, so a node that fell behind takes
     /// the live height's messages again within a block or two.
     pub behind: Arc<Notify>,
+    /// How far behind the best peer the node is (written after every poll).
+    pub lag: Lag,
 }
 
 impl SyncClient {
@@ -113,8 +115,10 @@ impl SyncClient {
             let stalled = now.duration_since(head.1) > STALL;
             let ahead = sync_peers.believed(heights, height, now);
             let Some(best) = ahead.iter().map(|(_, h)| *h).max() else {
+                self.lag.set(0);
                 continue;
             };
+            self.lag.set(best.0.saturating_sub(height.0));
             // One block behind counts when consensus saw the chain past it and the head
             // has not moved since.
             let passed = nudged == Some(height);
