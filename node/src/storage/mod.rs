@@ -89,8 +89,8 @@ use accord_types::{
 use borsh::{BorshDeserialize, BorshSerialize};
 use parking_lot::Mutex;
 use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, PrefixRange, ReadOptions,
-    WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options,
+    PrefixRange, ReadOptions, WriteOptions, DB,
 };
 use serde::{Deserialize, Serialize};
 
@@ -133,11 +133,29 @@ impl fmt::Debug for Storage {
     }
 }
 
-fn db_options() -> Options {
+/// Memory the memtables of every column family may hold together before RocksDB
+/// flushes them (by default each of the ten may hold two of 64 MiB).
+const MEMTABLE_BUDGET: usize = 64 << 20;
+/// One column family's memtable, at most.
+const MEMTABLE_BYTES: usize = 16 << 20;
+/// Blocks read from disk, index and filter blocks included, cached for every column
+/// family together (by default each has a cache of its own and the index and filter
+/// blocks of every table stay in memory apart from it).
+const BLOCK_CACHE_BYTES: usize = 64 << 20;
+
+/// The options of the database and of each column family: one memory budget for the
+/// whole database, so a node's memory levels off as its data grows.
+fn db_options(cache: &Cache) -> Options {
     let mut options = Options::default();
     options.create_if_missing(true);
     options.create_missing_column_families(true);
     options.set_compression_type(DBCompressionType::Lz4);
+    options.set_write_buffer_size(MEMTABLE_BYTES);
+    options.set_db_write_buffer_size(MEMTABLE_BUDGET);
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_cache_index_and_filter_blocks(true);
+    options.set_block_based_table_factory(&table);
     options
 }
 
@@ -150,7 +168,8 @@ impl Storage {
             path: dir.to_path_buf(),
             reason: format!("cannot create the directory: {e}"),
         })?;
-        let options = db_options();
+        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let options = db_options(&cache);
         // Column families created by a later version are opened too (RocksDB refuses to
         // open a database without all of them).
         let mut names: BTreeSet<String> = COLUMN_FAMILIES.iter().map(|&n| n.to_owned()).collect();
@@ -159,7 +178,7 @@ impl Storage {
         }
         let descriptors = names
             .into_iter()
-            .map(|name| ColumnFamilyDescriptor::new(name, db_options()));
+            .map(|name| ColumnFamilyDescriptor::new(name, db_options(&cache)));
         let db = DB::open_cf_descriptors(&options, dir, descriptors).map_err(|e| {
             let reason = e.into_string();
             // RocksDB: "IO error: While lock file: <dir>/LOCK: Resource temporarily unavailable".
