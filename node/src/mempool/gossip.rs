@@ -314,26 +314,23 @@ impl Admitter {
     /// Admits the transactions of gossiped messages (one admission batch for all of
     /// them, at most [`MAX_BATCH`] transactions each); one verdict per message.
     pub fn admit_messages(&self, messages: &[GossipedTx]) -> Vec<Verdict> {
-        let decoded: Vec<Result<Vec<&[u8]>, String>> = messages
-            .iter()
-            .map(|message| decode_batch(&message.data))
-            .collect();
         let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(messages.len());
-        let mut pending: Vec<(usize, Vec<&[u8]>)> = Vec::new();
+        // The messages whose transactions are in `raw`: (index, how many).
+        let mut pending: Vec<(usize, usize)> = Vec::new();
         let mut raw: Vec<&[u8]> = Vec::new();
-        for (i, batch) in decoded.into_iter().enumerate() {
-            match batch {
+        for (i, message) in messages.iter().enumerate() {
+            match decode_batch(&message.data) {
                 Ok(txs) => {
                     if raw.len() + txs.len() > MAX_BATCH && !raw.is_empty() {
                         self.settle(&raw, &mut pending, &mut verdicts);
                         raw.clear();
                     }
-                    raw.extend_from_slice(&txs);
-                    pending.push((i, txs));
+                    pending.push((i, txs.len()));
+                    raw.extend(txs);
                     verdicts.push(None);
                 }
                 Err(error) => {
-                    debug!(from = %messages.get(i).map_or_else(String::new, |m| m.from.to_string()), %error, "undecodable transactions message");
+                    debug!(from = %message.from, %error, "undecodable transactions message");
                     verdicts.push(Some(Verdict::Reject));
                 }
             }
@@ -352,12 +349,12 @@ impl Admitter {
     fn settle(
         &self,
         raw: &[&[u8]],
-        pending: &mut Vec<(usize, Vec<&[u8]>)>,
+        pending: &mut Vec<(usize, usize)>,
         verdicts: &mut [Option<Verdict>],
     ) {
         let mut tx_verdicts = self.admit(raw).into_iter();
-        for (i, txs) in pending.drain(..) {
-            let mine: Vec<Verdict> = tx_verdicts.by_ref().take(txs.len()).collect();
+        for (i, count) in pending.drain(..) {
+            let mine: Vec<Verdict> = tx_verdicts.by_ref().take(count).collect();
             if let Some(slot) = verdicts.get_mut(i) {
                 *slot = Some(message_verdict(&mine));
             }
@@ -396,17 +393,21 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_batch_gets_a_verdict_per_transaction_and_only_the_valid_enter_the_pool() {
-        let stores = stores();
-        let chain_id = test_utils::genesis().chain_id;
-        let admitter = Admitter {
+    fn admitter(stores: &crate::test_support::Stores, chain_id: &ChainId) -> Admitter {
+        Admitter {
             chain_id: chain_id.clone(),
             storage: Arc::clone(&stores.storage),
             mempool: Arc::clone(&stores.mempool),
             journal: stores.journal.clone(),
             status: Arc::clone(&stores.status),
-        };
+        }
+    }
+
+    #[test]
+    fn a_batch_gets_a_verdict_per_transaction_and_only_the_valid_enter_the_pool() {
+        let stores = stores();
+        let chain_id = test_utils::genesis().chain_id;
+        let admitter = admitter(&stores, &chain_id);
         let valid = proposal(&chain_id, 0);
         let valid_bytes = accord_types::codec::encode(&valid);
         let foreign = proposal(&ChainId::new("another-chain").unwrap(), 0);
@@ -507,13 +508,7 @@ mod tests {
     fn gossiped_messages_get_one_verdict_each_and_their_valid_transactions_are_pooled() {
         let stores = stores();
         let chain_id = test_utils::genesis().chain_id;
-        let admitter = Admitter {
-            chain_id: chain_id.clone(),
-            storage: Arc::clone(&stores.storage),
-            mempool: Arc::clone(&stores.mempool),
-            journal: stores.journal.clone(),
-            status: Arc::clone(&stores.status),
-        };
+        let admitter = admitter(&stores, &chain_id);
         let from = test_utils::key("peer").public();
         let message = |txs: &[&Transaction]| GossipedTx {
             from,
