@@ -4,9 +4,11 @@
 #   sweep    scripts/bench.sh: heights/s with no load, then `loadgen --rate R` for each
 #            rate of RATES (latency at 1,000 tx/s, throughput up to saturation, and the
 #            signature limit measured in each run)
-#   kill     scripts/kill-validator.sh at KILL_RATE (default: 90 % of the sweep's
-#            saturation throughput, else 1000) for KILL_DURATION (40) s: one validator
-#            of four SIGKILLed mid-window
+#   kill     scripts/kill-validator.sh for KILL_DURATION (40) s, one validator of four
+#            SIGKILLed mid-window, twice: at half the sweep's saturation throughput
+#            (latency with headroom: the p99 after the kill) and at 120 % of it (both
+#            halves at capacity: the throughput kept); without a sweep 500 and 3000
+#            tx/s; KILL_RATE runs once at that rate instead
 #   catchup  scripts/catchup.sh: a validator out for PAUSE (30) s, frozen and then
 #            restarted, with no load and at CATCHUP_RATE (1000) tx/s
 #   soak     scripts/soak.sh: SOAK_SECONDS (600) at RATE (see soak.sh), per minute
@@ -63,16 +65,20 @@ for scenario in $SCENARIOS; do
             [ "$status" = 0 ] || failed sweep "scripts/bench.sh failed"
             ;;
         kill)
-            rate=${KILL_RATE:-}
-            if [ -z "$rate" ]; then
-                if top=$(python3 scripts/bench_report.py saturation "$RUN" 2>/dev/null); then
-                    rate=$(( top * 9 / 10 ))
-                else
-                    rate=1000
-                fi
+            if [ -n "${KILL_RATE:-}" ]; then
+                runs="both:$KILL_RATE"
+            elif top=$(python3 scripts/bench_report.py saturation "$RUN" 2>/dev/null); then
+                runs="latency:$(( top / 2 )) capacity:$(( top * 12 / 10 ))"
+            else
+                runs="latency:500 capacity:3000"
             fi
-            RATE=$rate DURATION=$KILL_DURATION scripts/kill-validator.sh "$PROFILE" >> "$RUN" ||
-                failed kill "scripts/kill-validator.sh failed" rate=$rate
+            for run in $runs; do
+                purpose=${run%%:*}
+                rate=${run#*:}
+                PURPOSE=$purpose RATE=$rate DURATION=$KILL_DURATION \
+                    scripts/kill-validator.sh "$PROFILE" >> "$RUN" ||
+                    failed kill "scripts/kill-validator.sh failed" rate=$rate purpose=$purpose
+            done
             ;;
         catchup)
             for mode in freeze restart; do

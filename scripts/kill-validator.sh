@@ -7,6 +7,8 @@
 # the transactions due in it). localnet keeps the other three running and says which
 # node exited. Prints one JSON line: the loadgen report, where the kill landed, and
 # whether localnet reported it.
+# PURPOSE (latency, capacity or both, the default) says which of the suite's targets
+# the run measures, and goes into the JSON.
 #   scripts/kill-validator.sh [debug|release]
 #   RATE=1500 DURATION=40 KILL_AT=20 scripts/kill-validator.sh release
 set -euo pipefail
@@ -17,6 +19,7 @@ DURATION=${DURATION:-40}
 WARMUP=${WARMUP:-5}
 KILL_AT=${KILL_AT:-$((DURATION / 2))}
 NODE=${NODE:-us-2}
+PURPOSE=${PURPOSE:-both}
 if [ "$KILL_AT" -le 0 ] || [ "$KILL_AT" -ge "$DURATION" ]; then
     echo "kill-validator: KILL_AT ($KILL_AT) must be inside the $DURATION s window" >&2
     exit 1
@@ -51,12 +54,13 @@ if [ "$status" != 0 ]; then
 fi
 reported=false
 grep -q "^$NODE exited (signal: 9" "$H.out" && reported=true
-python3 - "$H.json" "$NODE" "$RATE" "$KILL_AT" "$window" "$killed_at" "$reported" "$PROFILE" <<'EOF'
+python3 - "$H.json" "$NODE" "$RATE" "$KILL_AT" "$window" "$killed_at" "$reported" "$PROFILE" "$PURPOSE" <<'EOF'
 import json, sys
 report = json.load(open(sys.argv[1]))
 print(json.dumps({
     "scenario": "kill",
     "profile": sys.argv[8],
+    "purpose": sys.argv[9],
     "node": sys.argv[2],
     "rate": float(sys.argv[3]),
     "split_at_s": float(sys.argv[4]),

@@ -8,7 +8,8 @@
 //!                                       outcome, proposals by kind and status
 //!   RPC middleware (Observer) ─────────► requests by method and outcome, connections,
 //!                                       subscriptions
-//!   a scrape ─► refresh() ─────────────► round, syncing, halted, peers by region, mempool
+//!   a scrape ─► refresh() ─────────────► round, syncing, halted, peers by region, mempool,
+//!                                       database bytes by column family, block cache
 //! ```
 //!
 //! Names follow Prometheus' rules: `accord_` prefix, base units (seconds, bytes),
@@ -77,6 +78,10 @@ pub struct Metrics {
     receipts: Family<Labels, Counter>,
     commit_seconds: Histogram,
     gossip: Family<Labels, Counter>,
+    db_sst_bytes: Family<Labels, Gauge>,
+    db_memtable_bytes: Family<Labels, Gauge>,
+    db_keys: Family<Labels, Gauge>,
+    db_block_cache_bytes: Gauge,
     /// What the gauges of proposals are computed from: each proposal's kind and status.
     known: Mutex<BTreeMap<ProposalId, (ProposalKind, String)>>,
     offenders: Mutex<BTreeSet<PublicKey>>,
@@ -125,6 +130,10 @@ impl Metrics {
             receipts: Family::default(),
             commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             gossip: Family::default(),
+            db_sst_bytes: Family::default(),
+            db_memtable_bytes: Family::default(),
+            db_keys: Family::default(),
+            db_block_cache_bytes: Gauge::default(),
             known: Mutex::new(BTreeMap::new()),
             offenders: Mutex::new(BTreeSet::new()),
             sources: Mutex::new(None),
@@ -225,6 +234,26 @@ impl Metrics {
             "accord_p2p_gossip_messages",
             "Gossip received, by topic and verdict: accepted (forwarded), ignored (not forwarded), rejected (invalid: not forwarded, the sender penalized)",
             m.gossip.clone(),
+        );
+        r.register(
+            "accord_storage_sst_bytes",
+            "Bytes of the database's live table files on disk, by column family",
+            m.db_sst_bytes.clone(),
+        );
+        r.register(
+            "accord_storage_memtable_bytes",
+            "Bytes of the database's memtables, by column family",
+            m.db_memtable_bytes.clone(),
+        );
+        r.register(
+            "accord_storage_keys",
+            "Keys in the database as RocksDB estimates them, by column family",
+            m.db_keys.clone(),
+        );
+        r.register(
+            "accord_storage_block_cache_bytes",
+            "Bytes held by the block cache the column families share",
+            m.db_block_cache_bytes.clone(),
         );
         Self { registry, ..m }
     }
@@ -357,6 +386,20 @@ impl Metrics {
                 self.mempool_bytes
                     .set(i64::try_from(pool.bytes()).unwrap_or(i64::MAX));
             }
+            let usage = sources.storage.usage();
+            for cf in &usage.column_families {
+                let labels = label("column_family", cf.name);
+                let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                self.db_sst_bytes
+                    .get_or_create(&labels)
+                    .set(gauge(cf.sst_bytes));
+                self.db_memtable_bytes
+                    .get_or_create(&labels)
+                    .set(gauge(cf.memtable_bytes));
+                self.db_keys.get_or_create(&labels).set(gauge(cf.keys));
+            }
+            self.db_block_cache_bytes
+                .set(i64::try_from(usage.block_cache_bytes).unwrap_or(i64::MAX));
             let store = sources.storage.state_snapshot();
             let specs = crate::chain::validators_at(&store, Height(u64::MAX))
                 .map(|(_, specs)| specs)

@@ -115,11 +115,35 @@ pub struct Head {
     pub state_root: Hash,
 }
 
+/// What the database holds and uses, by column family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    /// Each column family.
+    pub column_families: Vec<ColumnFamilyUsage>,
+    /// Bytes held by the block cache the column families share.
+    pub block_cache_bytes: u64,
+}
+
+/// One column family's share of the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnFamilyUsage {
+    /// Its name.
+    pub name: &'static str,
+    /// Bytes of its live table files on disk.
+    pub sst_bytes: u64,
+    /// Bytes of its memtables (active and immutable) in memory.
+    pub memtable_bytes: u64,
+    /// RocksDB's estimate of its number of keys.
+    pub keys: u64,
+}
+
 /// The node's database. Reads may run concurrently from many threads; commits are
 /// serialised.
 pub struct Storage {
     db: Arc<DB>,
     path: PathBuf,
+    /// The block cache every column family shares (its usage is reported).
+    cache: Cache,
     /// Held while a commit checks the head and writes, so two commits cannot both
     /// extend the same head.
     commit_lock: Mutex<()>,
@@ -138,6 +162,12 @@ impl fmt::Debug for Storage {
 const MEMTABLE_BUDGET: usize = 64 << 20;
 /// One column family's memtable, at most.
 const MEMTABLE_BYTES: usize = 16 << 20;
+/// Write-ahead log RocksDB keeps before it flushes the column families that hold its
+/// oldest writes. A log file is deleted only once every column family has flushed what
+/// it holds of it, and the small ones (headers, certificates, meta) fill their memtables
+/// slowly: by default (four times the memtables' total) the log held most of a node's
+/// disk.
+const MAX_WAL_BYTES: u64 = 64 << 20;
 /// Blocks read from disk, index and filter blocks included, cached for every column
 /// family together (by default each has a cache of its own and the index and filter
 /// blocks of every table stay in memory apart from it).
@@ -152,6 +182,7 @@ fn db_options(cache: &Cache) -> Options {
     options.set_compression_type(DBCompressionType::Lz4);
     options.set_write_buffer_size(MEMTABLE_BYTES);
     options.set_db_write_buffer_size(MEMTABLE_BUDGET);
+    options.set_max_total_wal_size(MAX_WAL_BYTES);
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
     table.set_cache_index_and_filter_blocks(true);
@@ -197,6 +228,7 @@ impl Storage {
         Ok(Self {
             db: Arc::new(db),
             path: dir.to_path_buf(),
+            cache,
             commit_lock: Mutex::new(()),
         })
     }
@@ -204,6 +236,34 @@ impl Storage {
     /// The database directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What each column family holds (as RocksDB estimates it) and the shared block
+    /// cache's usage: for `/metrics`.
+    pub fn usage(&self) -> Usage {
+        let property = |cf: &ColumnFamily, name: &rocksdb::properties::PropName| {
+            self.db
+                .property_int_value_cf(cf, name)
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+        };
+        let column_families = COLUMN_FAMILIES
+            .iter()
+            .filter_map(|&name| {
+                let cf = self.db.cf_handle(name)?;
+                Some(ColumnFamilyUsage {
+                    name,
+                    sst_bytes: property(cf, rocksdb::properties::LIVE_SST_FILES_SIZE),
+                    memtable_bytes: property(cf, rocksdb::properties::CUR_SIZE_ALL_MEM_TABLES),
+                    keys: property(cf, rocksdb::properties::ESTIMATE_NUM_KEYS),
+                })
+            })
+            .collect();
+        Usage {
+            column_families,
+            block_cache_bytes: self.cache.get_usage() as u64,
+        }
     }
 
     /// Writes the genesis: the state (`state`, raw keys and values as returned by
@@ -449,10 +509,16 @@ impl Storage {
         let events = self.cf(keys::EVENTS)?;
         for (index, receipt) in outcome.receipts.iter().enumerate() {
             let index = index_u32(height, "receipt index", index)?;
+            // The events are stored once, in `events`; reads put them back.
+            let stored = Receipt {
+                source: receipt.source.clone(),
+                outcome: receipt.outcome.clone(),
+                events: Vec::new(),
+            };
             batch.put_cf(
                 receipts,
                 keys::receipt(height, index),
-                codec::encode(receipt),
+                codec::encode(&stored),
             );
             for (event_index, event) in receipt.events.iter().enumerate() {
                 let event_index = index_u32(height, "event index", event_index)?;
@@ -577,16 +643,49 @@ impl Storage {
         }
         iter.status()
             .map_err(|e| StorageError::database("scan of receipts", &e))?;
+        if !receipts.is_empty() {
+            let events = self.events_with_prefix(&prefix)?;
+            restore_events(&mut receipts, 0, events)?;
+        }
         Ok(receipts)
     }
 
     /// One receipt of the block at `height`, by a point read.
     pub fn receipt(&self, height: Height, index: u32) -> Result<Option<Receipt>> {
-        self.read(
-            keys::RECEIPTS,
-            &keys::receipt(height, index),
-            MAX_RECEIPT_BYTES,
-        )
+        let key = keys::receipt(height, index);
+        let Some(receipt) = self.read(keys::RECEIPTS, &key, MAX_RECEIPT_BYTES)? else {
+            return Ok(None);
+        };
+        let mut receipts = [receipt];
+        restore_events(&mut receipts, index, self.events_with_prefix(&key)?)?;
+        let [receipt] = receipts;
+        Ok(Some(receipt))
+    }
+
+    /// The events whose keys start with `prefix` (a height, or a height and a receipt
+    /// index), in order, with their keys' parts.
+    fn events_with_prefix(&self, prefix: &[u8]) -> Result<Vec<StoredEvent>> {
+        let mut options = ReadOptions::default();
+        options.set_iterate_range(PrefixRange(prefix));
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(keys::EVENTS)?, options);
+        iter.seek(prefix);
+        let mut events = Vec::new();
+        while let Some((key, value)) = iter.item() {
+            let (_, receipt, event) = keys::parse_event(key).ok_or_else(|| {
+                corrupt(keys::EVENTS, key, "the key is not height ‖ receipt ‖ event")
+            })?;
+            let decoded = decode(keys::EVENTS, key, value, MAX_RECEIPT_BYTES)?;
+            events.push(StoredEvent {
+                receipt,
+                event,
+                decoded,
+                key: key.to_vec(),
+            });
+            iter.next();
+        }
+        iter.status()
+            .map_err(|e| StorageError::database("scan of events", &e))?;
+        Ok(events)
     }
 
     /// The validator set that decides `height` as recorded when it took effect: the
@@ -881,6 +980,58 @@ fn state_error(error: accord_state::Error) -> StorageError {
             reason: other.to_string(),
         },
     }
+}
+
+/// An event as stored: its receipt's index, its own, the event and its key.
+struct StoredEvent {
+    receipt: u32,
+    event: u32,
+    decoded: Event,
+    key: Vec<u8>,
+}
+
+/// Puts the events stored apart back into their receipts: `receipts` are consecutive
+/// receipts from index `first`, `events` those of their keys, in key order. A receipt
+/// stored with its events inside (as databases written before they were stored apart
+/// hold them) keeps them. Each receipt's events must be numbered 0, 1, 2… and belong to
+/// one of `receipts`.
+fn restore_events(receipts: &mut [Receipt], first: u32, events: Vec<StoredEvent>) -> Result<()> {
+    let stored_inside: Vec<bool> = receipts.iter().map(|r| !r.events.is_empty()).collect();
+    for StoredEvent {
+        receipt,
+        event,
+        decoded,
+        key,
+    } in events
+    {
+        let slot = receipt
+            .checked_sub(first)
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|&i| i < receipts.len());
+        let Some(slot) = slot else {
+            return Err(corrupt(
+                keys::EVENTS,
+                &key,
+                format!("an event of receipt {receipt}, which is not stored"),
+            ));
+        };
+        if stored_inside[slot] {
+            continue;
+        }
+        let target = &mut receipts[slot].events;
+        if usize::try_from(event).ok() != Some(target.len()) {
+            return Err(corrupt(
+                keys::EVENTS,
+                &key,
+                format!(
+                    "event {event} of receipt {receipt} follows {} events",
+                    target.len()
+                ),
+            ));
+        }
+        target.push(decoded);
+    }
+    Ok(())
 }
 
 fn index_u32(height: Height, what: &'static str, index: usize) -> Result<u32> {

@@ -184,6 +184,77 @@ fn build_chain(dir: &Path, blocks: u64) -> (Storage, TestChain, Vec<Decided>) {
 }
 
 #[test]
+fn usage_names_every_column_family_and_counts_what_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, _, decided) = build_chain(dir.path(), 5);
+    let usage = storage.usage();
+    let names: Vec<&str> = usage.column_families.iter().map(|cf| cf.name).collect();
+    assert_eq!(names, COLUMN_FAMILIES);
+    let of = |name: &str| {
+        usage
+            .column_families
+            .iter()
+            .find(|cf| cf.name == name)
+            .unwrap()
+            .clone()
+    };
+    let txs: usize = decided.iter().map(|d| d.block.transactions.len()).sum();
+    assert!(txs > 0);
+    // Nothing flushed yet: the writes are in the memtables.
+    assert!(of(keys::BLOCKS).memtable_bytes > 0);
+    assert!(of(keys::TX_INDEX).keys >= txs as u64);
+    assert_eq!(of(keys::BLOCKS).sst_bytes, 0);
+}
+
+/// The column family, key and reason of a corruption error; panics on anything else.
+fn corrupt_cf(result: Result<()>) -> (&'static str, String, String) {
+    match result {
+        Err(StorageError::Corrupt { cf, key, reason }) => (cf, key, reason),
+        other => panic!("expected corruption, got {other:?}"),
+    }
+}
+
+#[test]
+fn events_are_stored_once_and_receipts_stored_with_them_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, _, decided) = build_chain(dir.path(), 3);
+    let height = Height(2);
+    let receipts = decided[1].outcome.receipts.clone();
+    let (index, with_events) = receipts
+        .iter()
+        .enumerate()
+        .find(|(_, r)| !r.events.is_empty())
+        .unwrap();
+    let index = index as u32;
+    let key = keys::receipt(height, index);
+    // Stored without its events: they are in `events` alone.
+    let stored = storage.get(keys::RECEIPTS, &key).unwrap().unwrap();
+    let decoded: Receipt = codec::decode("receipt", &stored, MAX_RECEIPT_BYTES).unwrap();
+    assert!(decoded.events.is_empty());
+    // A receipt written with its events inside (older databases) reads as it was,
+    // its events not doubled.
+    storage.put_raw(keys::RECEIPTS, &key, Some(&codec::encode(with_events)));
+    assert_eq!(storage.receipts(height).unwrap(), receipts);
+    assert_eq!(
+        storage.receipt(height, index).unwrap().as_ref(),
+        Some(with_events)
+    );
+    // An event numbered out of order, or of a receipt that is not stored, is corruption.
+    storage.put_raw(keys::RECEIPTS, &key, Some(&stored));
+    let first = keys::event(height, index, 0);
+    let event = storage.get(keys::EVENTS, &first).unwrap().unwrap();
+    storage.put_raw(keys::EVENTS, &first, None);
+    storage.put_raw(keys::EVENTS, &keys::event(height, index, 7), Some(&event));
+    let (cf, _, reason) = corrupt_cf(storage.receipts(height).map(drop));
+    assert_eq!(cf, "events");
+    assert!(reason.contains("event 7"), "{reason}");
+    storage.put_raw(keys::EVENTS, &keys::event(height, index, 7), None);
+    storage.put_raw(keys::EVENTS, &keys::event(height, 900, 0), Some(&event));
+    let (_, _, reason) = corrupt_cf(storage.receipts(height).map(drop));
+    assert!(reason.contains("receipt 900"), "{reason}");
+}
+
+#[test]
 fn twenty_blocks_read_back_identically_after_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let (storage, chain, decided) = build_chain(dir.path(), 20);
@@ -250,6 +321,10 @@ fn twenty_blocks_read_back_identically_after_reopen() {
                 .or_insert((height, index as u32));
         }
         for (r, receipt) in decided.outcome.receipts.iter().enumerate() {
+            assert_eq!(
+                storage.receipt(height, r as u32).unwrap().as_ref(),
+                Some(receipt)
+            );
             for (e, event) in receipt.events.iter().enumerate() {
                 let cursor = EventCursor {
                     height,
@@ -630,10 +705,6 @@ fn garbage_values_are_corruption_not_panics() {
     let one = keys::height(Height(1));
     let hash = decided[0].block.hash();
     let garbage: &[u8] = &[0xff, 0xff, 0xff, 0xff, 0x01, 0x02];
-    let corrupt_cf = |result: Result<()>| match result {
-        Err(StorageError::Corrupt { cf, key, reason }) => (cf, key, reason),
-        other => panic!("expected corruption, got {other:?}"),
-    };
 
     storage.put_raw(keys::HEADERS, &one, Some(garbage));
     let (cf, key, _) = corrupt_cf(storage.header(Height(1)).map(drop));

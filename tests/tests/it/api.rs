@@ -19,10 +19,9 @@ pub mod slow {
 
     const LIMIT: Duration = Duration::from_secs(120);
 
-    fn proposal(n: usize) -> accord_node::client::TxAction {
-        let dir = std::env::temp_dir().join(format!("accord-api-draft-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("draft.json");
+    /// A proposal whose draft file lives in `home` (the network's directory, removed with it).
+    fn proposal(home: &std::path::Path, n: usize) -> accord_node::client::TxAction {
+        let path = home.join(format!("draft-{n}.json"));
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../docs/examples/draft-documentation.json"
@@ -55,7 +54,7 @@ pub mod slow {
 
         // A proposal and two votes, through the command line's client.
         assert!(
-            accord_node::client::send(&rpc, &net.key("author"), &proposal(0), true)
+            accord_node::client::send(&rpc, &net.key("author"), &proposal(&net.home, 0), true)
                 .await
                 .unwrap()
         );
@@ -178,13 +177,17 @@ pub mod slow {
         // while proposals keep committing.
         let author = net.key("author");
         let writer_rpc = net.nodes[1].node.rpc.clone();
+        let home = net.home.clone();
         let writer = tokio::spawn(async move {
             for n in 1..=12 {
-                assert!(
-                    accord_node::client::send(&writer_rpc, &author, &proposal(n), false)
-                        .await
-                        .unwrap()
-                );
+                assert!(accord_node::client::send(
+                    &writer_rpc,
+                    &author,
+                    &proposal(&home, n),
+                    false
+                )
+                .await
+                .unwrap());
                 tokio::time::sleep(Duration::from_millis(150)).await;
             }
         });
@@ -305,6 +308,10 @@ pub mod slow {
             "accord_gov_proposals",
             "accord_gov_receipts_total",
             "accord_storage_commit_seconds_count",
+            "accord_storage_sst_bytes",
+            "accord_storage_memtable_bytes",
+            "accord_storage_keys",
+            "accord_storage_block_cache_bytes",
             "accord_consensus_last_block_timestamp_seconds",
         ] {
             assert!(
@@ -346,6 +353,13 @@ pub mod slow {
             ) >= 1.0
         );
         assert!(value("accord_storage_commit_seconds_count", None) >= 1.0);
+        // Thirteen proposals' blocks are in the database, in memory or on disk.
+        let blocks_cf = Some(("column_family", "blocks"));
+        assert!(
+            value("accord_storage_memtable_bytes", blocks_cf)
+                + value("accord_storage_sst_bytes", blocks_cf)
+                > 13.0 * 200.0
+        );
         // Node 2 serves the two subscriptions still open, on one connection.
         let node2 = net.nodes[2]
             .node
