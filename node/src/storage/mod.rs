@@ -72,7 +72,7 @@ pub use error::{ChainIdentity, Result, StorageError};
 pub use keys::COLUMN_FAMILIES;
 pub use state::{recompute_root, RocksState, StateSnapshot};
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -168,6 +168,8 @@ const MEMTABLE_BYTES: usize = 16 << 20;
 /// slowly: by default (four times the memtables' total) the log held most of a node's
 /// disk.
 const MAX_WAL_BYTES: u64 = 64 << 20;
+/// Bits per key of the tables' Bloom filters (about 1 % false positives).
+const BLOOM_BITS_PER_KEY: f64 = 10.0;
 /// Blocks read from disk, index and filter blocks included, cached for every column
 /// family together (by default each has a cache of its own and the index and filter
 /// blocks of every table stay in memory apart from it).
@@ -186,6 +188,11 @@ fn db_options(cache: &Cache) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
     table.set_cache_index_and_filter_blocks(true);
+    // A point read of a key that is absent (a block's every transaction is looked up in
+    // `tx_index` before it is indexed) skips the tables whose filter rules the key out,
+    // instead of searching every level; the newest tables' filters stay in the cache.
+    table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     options.set_block_based_table_factory(&table);
     options
 }
@@ -526,14 +533,23 @@ impl Storage {
                 batch.put_cf(events, key, codec::encode(event));
             }
         }
+        // Each transaction is indexed where it first appeared: the first time in this
+        // block, if no earlier block holds it (one batched read for the block's hashes,
+        // in key order).
         let tx_index = self.cf(keys::TX_INDEX)?;
-        let mut indexed = BTreeSet::new();
+        let mut first: BTreeMap<Hash, usize> = BTreeMap::new();
         for (index, tx) in block.transactions.iter().enumerate() {
-            let tx_hash = tx.hash();
-            if !indexed.insert(tx_hash) || self.get(keys::TX_INDEX, tx_hash.as_bytes())?.is_some() {
-                continue; // indexed where it first appeared
+            first.entry(tx.hash()).or_insert(index);
+        }
+        let found =
+            self.db
+                .batched_multi_get_cf(tx_index, first.keys().map(|hash| hash.as_bytes()), true);
+        for ((tx_hash, index), found) in first.iter().zip(found) {
+            let earlier = found.map_err(|e| StorageError::database("read of tx_index", &e))?;
+            if earlier.is_some() {
+                continue;
             }
-            let index = index_u32(height, "transaction index", index)?;
+            let index = index_u32(height, "transaction index", *index)?;
             batch.put_cf(
                 tx_index,
                 tx_hash.as_bytes(),
