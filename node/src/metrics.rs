@@ -387,9 +387,9 @@ impl Metrics {
                     .set(i64::try_from(pool.bytes()).unwrap_or(i64::MAX));
             }
             let usage = sources.storage.usage();
+            let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
             for cf in &usage.column_families {
                 let labels = label("column_family", cf.name);
-                let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
                 self.db_sst_bytes
                     .get_or_create(&labels)
                     .set(gauge(cf.sst_bytes));
@@ -399,7 +399,7 @@ impl Metrics {
                 self.db_keys.get_or_create(&labels).set(gauge(cf.keys));
             }
             self.db_block_cache_bytes
-                .set(i64::try_from(usage.block_cache_bytes).unwrap_or(i64::MAX));
+                .set(gauge(usage.block_cache_bytes));
             let store = sources.storage.state_snapshot();
             let specs = crate::chain::validators_at(&store, Height(u64::MAX))
                 .map(|(_, specs)| specs)

@@ -679,24 +679,15 @@ impl Storage {
     }
 
     /// The events whose keys start with `prefix` (a height, or a height and a receipt
-    /// index), in order, with their keys' parts.
-    fn events_with_prefix(&self, prefix: &[u8]) -> Result<Vec<StoredEvent>> {
+    /// index), in order, each with its cursor.
+    fn events_with_prefix(&self, prefix: &[u8]) -> Result<Vec<(EventCursor, Event)>> {
         let mut options = ReadOptions::default();
         options.set_iterate_range(PrefixRange(prefix));
         let mut iter = self.db.raw_iterator_cf_opt(self.cf(keys::EVENTS)?, options);
         iter.seek(prefix);
         let mut events = Vec::new();
         while let Some((key, value)) = iter.item() {
-            let (_, receipt, event) = keys::parse_event(key).ok_or_else(|| {
-                corrupt(keys::EVENTS, key, "the key is not height ‖ receipt ‖ event")
-            })?;
-            let decoded = decode(keys::EVENTS, key, value, MAX_RECEIPT_BYTES)?;
-            events.push(StoredEvent {
-                receipt,
-                event,
-                decoded,
-                key: key.to_vec(),
-            });
+            events.push(decode_event(key, value)?);
             iter.next();
         }
         iter.status()
@@ -758,18 +749,7 @@ impl Storage {
                 iter.next();
                 continue;
             }
-            let (height, receipt, event) = keys::parse_event(key).ok_or_else(|| {
-                corrupt(keys::EVENTS, key, "the key is not height ‖ receipt ‖ event")
-            })?;
-            let decoded = decode(keys::EVENTS, key, value, MAX_RECEIPT_BYTES)?;
-            events.push((
-                EventCursor {
-                    height,
-                    receipt,
-                    event,
-                },
-                decoded,
-            ));
+            events.push(decode_event(key, value)?);
             iter.next();
         }
         iter.status()
@@ -998,12 +978,19 @@ fn state_error(error: accord_state::Error) -> StorageError {
     }
 }
 
-/// An event as stored: its receipt's index, its own, the event and its key.
-struct StoredEvent {
-    receipt: u32,
-    event: u32,
-    decoded: Event,
-    key: Vec<u8>,
+/// An entry of `events`: its cursor (from the key) and the event.
+fn decode_event(key: &[u8], value: &[u8]) -> Result<(EventCursor, Event)> {
+    let (height, receipt, event) = keys::parse_event(key)
+        .ok_or_else(|| corrupt(keys::EVENTS, key, "the key is not height ‖ receipt ‖ event"))?;
+    let decoded = decode(keys::EVENTS, key, value, MAX_RECEIPT_BYTES)?;
+    Ok((
+        EventCursor {
+            height,
+            receipt,
+            event,
+        },
+        decoded,
+    ))
 }
 
 /// Puts the events stored apart back into their receipts: `receipts` are consecutive
@@ -1011,15 +998,19 @@ struct StoredEvent {
 /// stored with its events inside (as databases written before they were stored apart
 /// hold them) keeps them. Each receipt's events must be numbered 0, 1, 2… and belong to
 /// one of `receipts`.
-fn restore_events(receipts: &mut [Receipt], first: u32, events: Vec<StoredEvent>) -> Result<()> {
+fn restore_events(
+    receipts: &mut [Receipt],
+    first: u32,
+    events: Vec<(EventCursor, Event)>,
+) -> Result<()> {
     let stored_inside: Vec<bool> = receipts.iter().map(|r| !r.events.is_empty()).collect();
-    for StoredEvent {
-        receipt,
-        event,
-        decoded,
-        key,
-    } in events
-    {
+    for (cursor, decoded) in events {
+        let EventCursor {
+            height,
+            receipt,
+            event,
+        } = cursor;
+        let key = keys::event(height, receipt, event);
         let slot = receipt
             .checked_sub(first)
             .and_then(|i| usize::try_from(i).ok())
