@@ -1,10 +1,13 @@
 # Sourced by the benchmark scripts: the binaries of a build profile, a fresh
 # `accord localnet --preset bench` (four validators in two regions, 1,000 voters) on
 # loopback, and reading its nodes. Set PROFILE before sourcing; ACCORD, LOADGEN,
-# BASE_PORT and RPC_PORT may be set in the environment.
+# BASE_PORT and RPC_PORT may be set in the environment; COMMIT_MS, when set, is the
+# network's pause after an empty block (`accord localnet --commit-ms`).
 #   net_start          start a fresh network; sets H (its home) and LN (localnet's pid)
 #   net_stop           stop it (SIGINT, as Ctrl-C) and remove its home
 #   height PORT        the finalized height of the node whose RPC port is PORT
+#   phases PORT        the node's accord_consensus_height_phase_seconds sums and
+#                      counts so far, as JSON ({"decide": [sum_s, count], …})
 #   node_port NAME     a validator's RPC port
 #   node_pid NAME      the pid of a validator's `accord run` process
 #   wait_line FILE RE [PID]  wait (up to 120 s, or while PID runs) for a line of FILE
@@ -32,6 +35,21 @@ height() {
         python3 -c 'import sys, json; print(json.load(sys.stdin)["result"]["height"])'
 }
 
+phases() {
+    curl -sf -m 5 "http://127.0.0.1:$1/metrics" | python3 -c '
+import json, re, sys
+out = {}
+for line in sys.stdin:
+    m = re.match(r"accord_consensus_height_phase_seconds_(sum|count)\{phase=\"(\w+)\"\} (\S+)", line)
+    if m:
+        entry = out.setdefault(m[2], [0.0, 0])
+        if m[1] == "sum":
+            entry[0] = float(m[3])
+        else:
+            entry[1] = int(float(m[3]))
+print(json.dumps(out))'
+}
+
 net_start() {
     # Another network on these ports would answer for ours.
     if ! python3 - "$BASE_PORT" "$RPC_PORT" <<'EOF'
@@ -54,7 +72,7 @@ EOF
     sync
     H=$(mktemp -d)/net
     "$ACCORD" localnet --preset bench --home "$H" --base-port "$BASE_PORT" --rpc-port "$RPC_PORT" \
-        > "$H.out" 2>&1 &
+        ${COMMIT_MS:+--commit-ms "$COMMIT_MS"} > "$H.out" 2>&1 &
     LN=$!
     local deadline=$((SECONDS + 120)) i
     for i in 0 1 2 3; do

@@ -12,7 +12,10 @@
 #   catchup  scripts/catchup.sh: a validator out for PAUSE (30) s, frozen and then
 #            restarted, with no load and at CATCHUP_RATE (1000) tx/s
 #   soak     scripts/soak.sh: SOAK_SECONDS (600) at RATE (see soak.sh), per minute
-# SCENARIOS picks them (default "sweep kill catchup"; `make soak` is SCENARIOS=soak).
+#   pace     heights/s with no load and no pause after an empty block (`--commit-ms 0`):
+#            how fast consensus itself goes, where the sweep's idle figures show the
+#            presets' 200 ms pause
+# SCENARIOS picks them (default "sweep kill catchup pace"; `make soak` is SCENARIOS=soak).
 # Every scenario's JSON goes to one file, OUT (default $T/bench/run-<UTC>.jsonl); then
 # scripts/bench_report.py prints a Markdown section (the machine, the tables, each target
 # met or not with its measured value), draws a chart of latency and throughput against
@@ -24,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${1:-release}
-SCENARIOS=${SCENARIOS:-sweep kill catchup}
+SCENARIOS=${SCENARIOS:-sweep kill catchup pace}
 APPEND=${APPEND:-1}
 KILL_DURATION=${KILL_DURATION:-40}
 CATCHUP_RATE=${CATCHUP_RATE:-1000}
@@ -91,8 +94,11 @@ for scenario in $SCENARIOS; do
         soak)
             scripts/soak.sh "$PROFILE" >> "$RUN" || failed soak "scripts/soak.sh failed"
             ;;
+        pace)
+            COMMIT_MS=0 scripts/pace.sh "$PROFILE" >> "$RUN" || failed pace "scripts/pace.sh failed"
+            ;;
         *)
-            echo "bench-suite: unknown scenario $scenario (sweep, kill, catchup, soak)" >&2
+            echo "bench-suite: unknown scenario $scenario (sweep, kill, catchup, soak, pace)" >&2
             exit 1
             ;;
     esac

@@ -3,7 +3,8 @@
 # `accord localnet --preset bench` (four validators in two regions, 1,000 voters), its
 # heights per second with no load, then `loadgen --rate R` (WARMUP s of warm-up, a
 # DURATION s window). Each run's JSON report goes to OUT (one line per rate, the no-load
-# heights added); a Markdown table of them is printed at the end.
+# heights and the first node's mean time in each phase of a height under load added); a
+# Markdown table of them is printed at the end.
 #   scripts/bench.sh [debug|release] [loadgen args…]
 #   RATES="250 500 1000" DURATION=20 WARMUP=5 scripts/bench.sh debug
 set -euo pipefail
@@ -25,14 +26,24 @@ for rate in $RATES; do
     sleep 3
     h0=$(height "$RPC_PORT"); sleep "$IDLE"; h1=$(height "$RPC_PORT")
     echo "bench: rate $rate: $(( (h1 - h0) )) heights in $IDLE s with no load" >&2
+    p0=$(phases "$RPC_PORT" || echo '{}')
     "$LOADGEN" --home "$H" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP" --json "$@" \
         > "$H.json"
-    python3 - "$H.json" "$(( h1 - h0 ))" "$IDLE" "$PROFILE" >> "$OUT" <<'EOF'
+    p1=$(phases "$RPC_PORT" || echo '{}')
+    python3 - "$H.json" "$(( h1 - h0 ))" "$IDLE" "$PROFILE" "$p0" "$p1" >> "$OUT" <<'EOF'
 import json, sys
 report = json.load(open(sys.argv[1]))
 report["scenario"] = "sweep"
 report["idle_heights_per_s"] = int(sys.argv[2]) / int(sys.argv[3])
 report["profile"] = sys.argv[4]
+# The first node's heights under load (warm-up included): each phase's mean and count.
+before, after = json.loads(sys.argv[5]), json.loads(sys.argv[6])
+phases = {}
+for phase, (total, count) in after.items():
+    total0, count0 = before.get(phase, [0.0, 0])
+    if count > count0:
+        phases[phase] = {"mean_ms": 1000 * (total - total0) / (count - count0), "count": count - count0}
+report["height_phases"] = phases
 print(json.dumps(report))
 EOF
     net_stop

@@ -154,6 +154,11 @@ pub struct LocalnetArgs {
     /// open-loop runs).
     #[arg(long, value_enum, default_value_t = crate::localnet::NetPreset::Localnet)]
     pub preset: crate::localnet::NetPreset,
+    /// The pause after an empty block before the next height starts, in milliseconds
+    /// (the chain spec's `consensus.timeouts.commit_ms`; the presets have 200). 0 runs an
+    /// idle chain as fast as consensus goes. Only for a new network.
+    #[arg(long, value_name = "MS")]
+    pub commit_ms: Option<u64>,
 }
 
 /// `accord tx …`
@@ -284,6 +289,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 base_port: args.base_port,
                 rpc_port: args.rpc_port,
                 preset: args.preset,
+                commit_ms: args.commit_ms,
             },
             args.fresh,
         ),

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use accord_chain_spec::localnet;
+use accord_chain_spec::{localnet, ChainSpec};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +41,10 @@ pub struct Shape {
     /// Which accounts and governance parameters the spec has.
     #[serde(default)]
     pub preset: NetPreset,
+    /// The commit pause after an empty block (the spec's `consensus.timeouts.commit_ms`),
+    /// when not the preset's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_ms: Option<u64>,
 }
 
 /// The kind of local network: its accounts and governance parameters.
@@ -53,6 +57,13 @@ pub enum NetPreset {
     /// 500 voters per region and voting periods of ten million blocks, for load tests
     /// ([`accord_chain_spec::bench`]).
     Bench,
+}
+
+/// `spec` with its commit pause set to `commit_ms`, validated again.
+fn with_commit_pause(spec: &ChainSpec, commit_ms: u64) -> Result<ChainSpec> {
+    let mut json: serde_json::Value = serde_json::from_str(&spec.to_json_pretty())?;
+    json["consensus"]["timeouts"]["commit_ms"] = commit_ms.into();
+    ChainSpec::from_json(&json.to_string()).context("the spec with --commit-ms is not valid")
 }
 
 /// One validator of the network.
@@ -81,12 +92,15 @@ pub fn prepare(home: &Path, shape: Shape, fresh: bool) -> Result<Vec<LocalNode>>
         }
         fs::remove_dir_all(home).with_context(|| format!("cannot remove {}", home.display()))?;
     }
-    let net = match shape.preset {
+    let mut net = match shape.preset {
         NetPreset::Localnet => localnet(shape.validators, shape.regions, shape.base_port)?,
         NetPreset::Bench => {
             accord_chain_spec::bench(shape.validators, shape.regions, shape.base_port)?
         }
     };
+    if let Some(commit_ms) = shape.commit_ms {
+        net.spec = with_commit_pause(&net.spec, commit_ms)?;
+    }
     if marker.exists() {
         let text = fs::read_to_string(&marker)
             .with_context(|| format!("cannot read {}", marker.display()))?;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   executor ──commit time────────────► accord_storage_commit_seconds
+//!   consensus ──a height's phases──────► accord_consensus_height_phase_seconds
 //!   consensus, tx admission ──verdicts► accord_p2p_gossip_messages_total
 //!   commits (broadcast) ──► follow()  ► height, block interval, validators and missing
 //!                                       validators by region, evidence, receipts by
@@ -56,6 +57,34 @@ fn snake<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
+/// The phases of a height that `accord_consensus_height_phase_seconds` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeightPhase {
+    /// From the height's start to its decision: the proposal and two rounds of votes.
+    Decide,
+    /// From the decision to the commit: the commit pause, or until every precommit is in.
+    Pause,
+    /// The decided block committed and the pool re-checked, until the next height starts.
+    Commit,
+    /// This validator building and executing a block to propose.
+    Build,
+    /// Checking a proposed block: its signatures and its execution.
+    Check,
+}
+
+impl HeightPhase {
+    /// The phase's label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Decide => "decide",
+            Self::Pause => "pause",
+            Self::Commit => "commit",
+            Self::Build => "build",
+            Self::Check => "check",
+        }
+    }
+}
+
 /// Every metric of the node.
 pub struct Metrics {
     registry: Registry,
@@ -77,6 +106,7 @@ pub struct Metrics {
     proposals: Family<Labels, Gauge>,
     receipts: Family<Labels, Counter>,
     commit_seconds: Histogram,
+    height_phase: Family<Labels, Histogram, fn() -> Histogram>,
     gossip: Family<Labels, Counter>,
     db_sst_bytes: Family<Labels, Gauge>,
     db_memtable_bytes: Family<Labels, Gauge>,
@@ -129,6 +159,9 @@ impl Metrics {
             proposals: Family::default(),
             receipts: Family::default(),
             commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            height_phase: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+            }),
             gossip: Family::default(),
             db_sst_bytes: Family::default(),
             db_memtable_bytes: Family::default(),
@@ -231,6 +264,11 @@ impl Metrics {
             m.commit_seconds.clone(),
         );
         r.register(
+            "accord_consensus_height_phase_seconds",
+            "Time of a height's phases, by phase: decide (from the height's start to its decision), pause (from the decision to the commit), commit (the block committed and the pool re-checked, until the next height starts), build (this validator building a block to propose), check (checking a proposed block)",
+            m.height_phase.clone(),
+        );
+        r.register(
             "accord_p2p_gossip_messages",
             "Gossip received, by topic and verdict: accepted (forwarded), ignored (not forwarded), rejected (invalid: not forwarded, the sender penalized)",
             m.gossip.clone(),
@@ -275,6 +313,13 @@ impl Metrics {
     /// A block's synced commit took `took`.
     pub fn commit_took(&self, took: Duration) {
         self.commit_seconds.observe(took.as_secs_f64());
+    }
+
+    /// A phase of a height took `took`.
+    pub fn phase_took(&self, phase: HeightPhase, took: Duration) {
+        self.height_phase
+            .get_or_create(&label("phase", phase.as_str()))
+            .observe(took.as_secs_f64());
     }
 
     /// Counts every proposal in the state by kind and status (at start).

@@ -44,6 +44,7 @@ impl Net {
             base_port,
             rpc_port,
             preset: Default::default(),
+            commit_ms: None,
         };
         let nodes = prepare(&home, shape, false)
             .unwrap()

@@ -61,6 +61,7 @@ use crate::chain::{self, Executed, Parent};
 use crate::executor::{BuildRequest, Executor, Tip};
 use crate::fault;
 use crate::mempool::gossip::{verdict_label, GossipedTx};
+use crate::metrics::HeightPhase;
 use crate::p2p::{NetEvent, P2pHandle, SyncRequest, SyncResponse, Topic, Verdict};
 use crate::signer::{Approval, LastSigned, SignerGuard, Step};
 use crate::storage::Storage;
@@ -158,6 +159,10 @@ struct Task {
     /// Evidence to include in a block this node proposes.
     evidence: Vec<Evidence>,
     decided: Option<Decision>,
+    /// When the current height started, and when it was decided (for the metrics of
+    /// a height's phases).
+    started_at: Instant,
+    decided_at: Option<Instant>,
     queue: VecDeque<Input>,
     replaying: bool,
     /// Requests the log may answer during replay.
@@ -257,6 +262,8 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
         candidates: Candidates::new(tip.parent.height.saturating_add(1)),
         evidence: Vec::new(),
         decided: None,
+        started_at: Instant::now(),
+        decided_at: None,
         queue: VecDeque::new(),
         replaying: false,
         pending_value: None,
@@ -364,6 +371,8 @@ impl Task {
         }
         fault::crash_point("after-log-reset");
         self.admission.reset();
+        self.started_at = Instant::now();
+        self.decided_at = None;
         self.process(input).await
     }
 
@@ -445,6 +454,10 @@ impl Task {
                     .block(&decision.block_hash)
                     .is_some_and(|b| !b.transactions.is_empty());
                 self.decided = Some(decision);
+                let decided_at = Instant::now();
+                self.metrics
+                    .phase_took(HeightPhase::Decide, decided_at - self.started_at);
+                self.decided_at = Some(decided_at);
                 self.schedule(
                     commit_pause(self.params.timeouts.commit_ms, busy),
                     Timer::CommitPause(height),
@@ -576,6 +589,7 @@ impl Task {
         }
         // The executor leaves out what does not verify against the set of its height.
         let evidence = self.evidence.clone();
+        let building = Instant::now();
         let executed = self
             .executor
             .build(BuildRequest {
@@ -584,6 +598,8 @@ impl Task {
                 evidence,
             })
             .await?;
+        self.metrics
+            .phase_took(HeightPhase::Build, building.elapsed());
         let hash = executed.block.hash();
         debug!(
             height = height.0,
@@ -748,7 +764,14 @@ impl Task {
             .filter(|c| c.block_hash == decision.block_hash)
             .unwrap_or(decision.certificate);
         self.decided = None;
+        let committing = Instant::now();
+        if let Some(decided_at) = self.decided_at {
+            self.metrics
+                .phase_took(HeightPhase::Pause, committing - decided_at);
+        }
         self.apply(executed, certificate).await?;
+        self.metrics
+            .phase_took(HeightPhase::Commit, committing.elapsed());
         self.start_height().await
     }
 
@@ -811,7 +834,11 @@ impl Task {
     /// execution for the commit); a fault of this node's state is an error.
     async fn verdict(&mut self, hash: Hash, block: Block) -> Result<Validity> {
         let clock = (self.certified != Some(hash)).then(now);
-        match self.executor.check(block, clock).await? {
+        let checking = Instant::now();
+        let checked = self.executor.check(block, clock).await?;
+        self.metrics
+            .phase_took(HeightPhase::Check, checking.elapsed());
+        match checked {
             Ok(executed) => {
                 self.candidates.executed(hash, executed);
                 Ok(Validity::Valid)

@@ -35,9 +35,9 @@
 //! ```
 //!
 //! `checksum` is `H("accord/signer-state", borsh(version, height, signed))`. The file is
-//! replaced, never edited in place: a temporary file with mode 0600 is written and
-//! synced, renamed over the old one, and the directory synced, so a crash leaves the old
-//! record or the new one. A missing file is a fresh guard; a file that does not parse,
+//! replaced, never edited in place: the new record is written into a spare file beside
+//! it (`.<name>.spare`, mode 0600) and synced, the two are swapped atomically, and the
+//! directory synced ([`Exchanger`]), so a crash leaves the old record or the new one. A missing file is a fresh guard; a file that does not parse,
 //! fails its checksum, is of another version, or that group or other users may access
 //! is refused (the key-file rule of [`crate::keyfile`]), because a guard that forgot
 //! what it signed could equivocate.
@@ -58,7 +58,7 @@ use accord_types::{Domain, Hash, Height, Round, VoteType};
 use borsh::BorshSerialize;
 use serde::{Deserialize, Serialize};
 
-use crate::durable::replace_file;
+use crate::durable::Exchanger;
 use crate::keyfile::KEY_FILE_MODE;
 
 /// Format version of the state file.
@@ -150,6 +150,10 @@ fn checksum(version: u32, height: Height, signed: &[SignedMessage]) -> Hash {
 pub struct SignerGuard {
     path: PathBuf,
     last: Option<LastSigned>,
+    /// Replaces the state file.
+    exchanger: Exchanger,
+    /// The state file, once this guard has written it.
+    current: Option<File>,
 }
 
 impl SignerGuard {
@@ -176,6 +180,9 @@ impl SignerGuard {
                 return Ok(Self {
                     path: path.to_path_buf(),
                     last: None,
+                    exchanger: Exchanger::new(path, KEY_FILE_MODE)
+                        .map_err(|e| io_error("open the directory of", e))?,
+                    current: None,
                 });
             }
             Err(e) => return Err(io_error("open", e)),
@@ -214,6 +221,9 @@ impl SignerGuard {
         Ok(Self {
             path: path.to_path_buf(),
             last: Some(last),
+            exchanger: Exchanger::new(path, KEY_FILE_MODE)
+                .map_err(|e| io_error("open the directory of", e))?,
+            current: None,
         })
     }
 
@@ -282,7 +292,7 @@ impl SignerGuard {
     }
 
     /// Replaces the state file with `record`, durably.
-    fn persist(&self, record: &LastSigned) -> Result<()> {
+    fn persist(&mut self, record: &LastSigned) -> Result<()> {
         let file = StateFile {
             version: STATE_VERSION,
             height: record.height,
@@ -295,11 +305,17 @@ impl SignerGuard {
             source: io::Error::other(e),
         })?;
         text.push('\n');
-        replace_file(&self.path, text.as_bytes(), KEY_FILE_MODE).map_err(|source| SignerError::Io {
-            path: self.path.clone(),
-            operation: "write",
-            source,
-        })
+        let current = self.current.take();
+        let written = self
+            .exchanger
+            .replace(text.as_bytes(), current)
+            .map_err(|source| SignerError::Io {
+                path: self.path.clone(),
+                operation: "write",
+                source,
+            })?;
+        self.current = Some(written);
+        Ok(())
     }
 }
 

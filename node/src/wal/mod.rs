@@ -17,7 +17,9 @@
 //! calls [`Wal::append`] (buffered) for each input before processing it and
 //! [`Wal::sync`] (flush and `fdatasync`) before any message it signed leaves the node.
 //! After a block is committed, [`Wal::reset`] prunes the log by replacing it
-//! atomically with a new one that holds only the first input of the next height.
+//! atomically with a new one that holds only the first input of the next height
+//! (written into a spare file beside it, `.<name>.spare`, and swapped in: see
+//! [`Exchanger`]; the spare is never read).
 //!
 //! **Recovery** ([`Wal::open`]) reads records from the start and stops at the first
 //! one that is not intact. What follows decides between a torn tail and corruption:
@@ -54,7 +56,7 @@ mod error;
 #[cfg(test)]
 mod tests;
 
-use crate::durable::replace_file;
+use crate::durable::{replace_file, Exchanger};
 pub use error::{Result, WalError};
 
 use std::fs::{self, File, OpenOptions};
@@ -93,6 +95,8 @@ pub struct Recovered {
 pub struct Wal {
     path: PathBuf,
     file: BufWriter<File>,
+    /// Replaces the file on reset.
+    exchanger: Exchanger,
     records: usize,
     failed: bool,
 }
@@ -143,9 +147,12 @@ impl Wal {
         }
         file.seek(SeekFrom::End(0))
             .map_err(|source| io_error(path, "seek to the end of", source))?;
+        let exchanger = Exchanger::new(path, WAL_FILE_MODE)
+            .map_err(|source| io_error(path, "open the directory of", source))?;
         let wal = Self {
             path: path.to_path_buf(),
             file: BufWriter::with_capacity(BUFFER_BYTES, file),
+            exchanger,
             records: records.len(),
             failed: false,
         };
@@ -181,9 +188,9 @@ impl Wal {
         self.guard(synced, "sync")
     }
 
-    /// Prunes the log: replaces it atomically with a new log holding just `first` (a
-    /// temporary file is written and synced, renamed over the log, and the directory
-    /// synced). Records appended but not synced before are discarded with the old log.
+    /// Prunes the log: replaces it atomically with a new log holding just `first` (the
+    /// spare is written and synced, swapped with the log, and the directory synced).
+    /// Records appended but not synced before are discarded with the old log.
     pub fn reset(&mut self, first: &[u8]) -> Result<()> {
         self.usable()?;
         let header = record_header(first)?;
@@ -191,14 +198,15 @@ impl Wal {
         contents.reserve(header.len().saturating_add(first.len()));
         contents.extend_from_slice(&header);
         contents.extend_from_slice(first);
-        let replaced = replace_file(&self.path, &contents, WAL_FILE_MODE).and_then(|()| {
-            let mut file = OpenOptions::new().write(true).open(&self.path)?;
+        // The old file becomes the spare.
+        let replaced = self.file.get_ref().try_clone().and_then(|old| {
+            let mut file = self.exchanger.replace(&contents, Some(old))?;
             file.seek(SeekFrom::End(0))?;
             Ok(file)
         });
         let file = self.guard(replaced, "replace")?;
         let old = std::mem::replace(&mut self.file, BufWriter::with_capacity(BUFFER_BYTES, file));
-        // The old file is unlinked; its unsynced buffer is dropped, not written.
+        // The old log's unsynced buffer is dropped, not written.
         drop(old.into_parts());
         self.records = 1;
         Ok(())

@@ -250,6 +250,43 @@ fn reset_replaces_the_log_with_one_record() {
 }
 
 #[test]
+fn resets_swap_two_files_and_recover_only_the_current_height() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("consensus.wal");
+    let (mut wal, _) = Wal::open(&path).unwrap();
+    let mut inodes = std::collections::BTreeSet::new();
+    for height in 1..=6 {
+        wal.append(format!("vote at {}", height - 1).as_bytes())
+            .unwrap();
+        wal.sync().unwrap();
+        wal.append(b"buffered, never synced").unwrap();
+        wal.reset(format!("start height {height}").as_bytes())
+            .unwrap();
+        wal.append(format!("proposal at {height}").as_bytes())
+            .unwrap();
+        wal.sync().unwrap();
+        inodes.insert(fs::metadata(&path).unwrap().ino());
+        let (_, recovered) = Wal::open(&path).unwrap();
+        assert_eq!(
+            recovered.records,
+            vec![
+                format!("start height {height}").into_bytes(),
+                format!("proposal at {height}").into_bytes()
+            ]
+        );
+    }
+    // The log and its spare take turns: no file is created per height.
+    assert_eq!(inodes.len(), 2, "{inodes:?}");
+    let spare = dir.path().join(".consensus.wal.spare");
+    assert_eq!(
+        fs::metadata(&spare).unwrap().permissions().mode() & 0o777,
+        WAL_FILE_MODE
+    );
+    no_temp_files(dir.path());
+}
+
+#[test]
 fn bad_records_and_foreign_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("consensus.wal");

@@ -308,6 +308,7 @@ pub mod slow {
             "accord_gov_proposals",
             "accord_gov_receipts_total",
             "accord_storage_commit_seconds_count",
+            "accord_consensus_height_phase_seconds_count",
             "accord_storage_sst_bytes",
             "accord_storage_memtable_bytes",
             "accord_storage_keys",
@@ -353,6 +354,26 @@ pub mod slow {
             ) >= 1.0
         );
         assert!(value("accord_storage_commit_seconds_count", None) >= 1.0);
+        // Every committed height was decided, paused for and committed; some validator
+        // proposed each block, so this one built or checked some of them.
+        for phase in ["decide", "pause", "commit"] {
+            assert!(
+                value(
+                    "accord_consensus_height_phase_seconds_count",
+                    Some(("phase", phase))
+                ) >= 1.0,
+                "no {phase} phase timed:\n{text}"
+            );
+        }
+        assert!(
+            value(
+                "accord_consensus_height_phase_seconds_count",
+                Some(("phase", "build"))
+            ) + value(
+                "accord_consensus_height_phase_seconds_count",
+                Some(("phase", "check"))
+            ) >= 1.0
+        );
         // Thirteen proposals' blocks are in the database, in memory or on disk.
         let blocks_cf = Some(("column_family", "blocks"));
         assert!(
