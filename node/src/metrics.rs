@@ -64,7 +64,8 @@ pub enum HeightPhase {
     Decide,
     /// From the decision to the commit: the commit pause, or until every precommit is in.
     Pause,
-    /// The decided block committed and the pool re-checked, until the next height starts.
+    /// The decided block committed, the pool re-checked and the consensus log pruned,
+    /// until the next height starts.
     Commit,
     /// This validator building and executing a block to propose.
     Build,
@@ -265,7 +266,7 @@ impl Metrics {
         );
         r.register(
             "accord_consensus_height_phase_seconds",
-            "Time of a height's phases, by phase: decide (from the height's start to its decision), pause (from the decision to the commit), commit (the block committed and the pool re-checked, until the next height starts), build (this validator building a block to propose), check (checking a proposed block)",
+            "Time of a height's phases, by phase: decide (from the height's start to its decision), pause (from the decision to the commit), commit (the block committed, the pool re-checked and the consensus log pruned, until the next height starts), build (this validator building a block to propose), check (checking a proposed block)",
             m.height_phase.clone(),
         );
         r.register(

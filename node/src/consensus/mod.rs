@@ -159,10 +159,11 @@ struct Task {
     /// Evidence to include in a block this node proposes.
     evidence: Vec<Evidence>,
     decided: Option<Decision>,
-    /// When the current height started, and when it was decided (for the metrics of
-    /// a height's phases).
+    /// When the current height started, when it was decided and when its commit began
+    /// (for the metrics of a height's phases).
     started_at: Instant,
     decided_at: Option<Instant>,
+    committing_at: Option<Instant>,
     queue: VecDeque<Input>,
     replaying: bool,
     /// Requests the log may answer during replay.
@@ -264,6 +265,7 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
         decided: None,
         started_at: Instant::now(),
         decided_at: None,
+        committing_at: None,
         queue: VecDeque::new(),
         replaying: false,
         pending_value: None,
@@ -372,6 +374,10 @@ impl Task {
         fault::crash_point("after-log-reset");
         self.admission.reset();
         self.started_at = Instant::now();
+        if let Some(committing_at) = self.committing_at.take() {
+            self.metrics
+                .phase_took(HeightPhase::Commit, self.started_at - committing_at);
+        }
         self.decided_at = None;
         self.process(input).await
     }
@@ -764,14 +770,13 @@ impl Task {
             .filter(|c| c.block_hash == decision.block_hash)
             .unwrap_or(decision.certificate);
         self.decided = None;
-        let committing = Instant::now();
+        let committing_at = Instant::now();
         if let Some(decided_at) = self.decided_at {
             self.metrics
-                .phase_took(HeightPhase::Pause, committing - decided_at);
+                .phase_took(HeightPhase::Pause, committing_at - decided_at);
         }
+        self.committing_at = Some(committing_at);
         self.apply(executed, certificate).await?;
-        self.metrics
-            .phase_took(HeightPhase::Commit, committing.elapsed());
         self.start_height().await
     }
 
