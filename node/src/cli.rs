@@ -296,7 +296,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tx(args) => tx(args),
         Command::Status { rpc } => block_on(async move {
             let status = crate::client::Client::new(&rpc)?.status().await?;
-            println!("{}", serde_json::to_string_pretty(&status)?);
+            say(serde_json::to_string_pretty(&status)?)?;
             Ok(())
         }),
         Command::Key(KeyCommand::Generate { out, force }) => key_generate(&out, force),
@@ -313,11 +313,35 @@ pub fn run(cli: Cli) -> Result<()> {
 /// The exit status for a failed command: I/O errors are usage-class (2), everything
 /// else means the input was read and found wanting (1).
 pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.is::<OutputClosed>() {
+        return 0;
+    }
     if error.chain().any(|e| e.is::<io::Error>()) {
         EXIT_USAGE_OR_IO
     } else {
         EXIT_INVALID
     }
+}
+
+/// Standard output was closed by its reader (`accord tx vote … --wait | head -2`): the
+/// command stops there, quietly and successfully, as a shell pipeline expects.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed by its reader")]
+pub struct OutputClosed;
+
+/// Writes `bytes` to standard output; a closed pipe is [`OutputClosed`].
+pub fn write_out(bytes: &[u8]) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Err(OutputClosed.into()),
+        Err(error) => Err(anyhow::Error::new(error).context("cannot write to standard output")),
+    }
+}
+
+/// Prints `line` and a newline on standard output; a closed pipe is [`OutputClosed`].
+pub fn say(line: impl std::fmt::Display) -> Result<()> {
+    write_out(format!("{line}\n").as_bytes())
 }
 
 fn init(args: InitArgs) -> Result<()> {
@@ -344,19 +368,19 @@ fn init(args: InitArgs) -> Result<()> {
         rate_limit_exempt: Vec::new(),
     };
     let config = crate::init::init(&options)?;
-    println!(
+    say(format_args!(
         "initialised {} for validator {}: p2p {}, rpc http://{}\nstart it with: accord run --home {}",
         options.home.display(),
         config.validator,
         config.p2p.listen,
         config.rpc.listen,
         options.home.display()
-    );
+    ))?;
     if config.joined_by_governance {
-        println!(
+        say(format_args!(
             "this validator joins through governance: propose an architecture change whose validator_updates hold {{\"op\": \"add\", \"validator\": …}} with the validator in {}; until the change takes effect the node follows the chain without voting",
             options.home.join(crate::init::JOINING_VALIDATOR_FILE).display()
-        );
+        ))?;
     }
     Ok(())
 }
@@ -419,13 +443,11 @@ fn key_generate(out: &Path, force: bool) -> Result<()> {
             }
         })?;
     }
-    println!("{}", keypair.public());
-    Ok(())
+    say(keypair.public())
 }
 
 fn key_show(file: &Path) -> Result<()> {
-    println!("{}", keyfile::read(file)?.public());
-    Ok(())
+    say(keyfile::read(file)?.public())
 }
 
 fn spec_build(name: &str, out: Option<&Path>, keys_out: Option<&Path>) -> Result<()> {
@@ -444,9 +466,7 @@ fn spec_build(name: &str, out: Option<&Path>, keys_out: Option<&Path>) -> Result
         Some(path) => {
             fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
         }
-        None => io::stdout()
-            .write_all(json.as_bytes())
-            .context("cannot write to standard output")?,
+        None => write_out(json.as_bytes())?,
     }
     Ok(())
 }
@@ -465,10 +485,7 @@ fn spec_validate(file: &Path) -> Result<()> {
         (file.display().to_string(), text)
     };
     match ChainSpec::from_json(&text) {
-        Ok(spec) => {
-            println!("{}", summary(&spec));
-            Ok(())
-        }
+        Ok(spec) => say(summary(&spec)),
         Err(accord_chain_spec::Error::Invalid { problems }) => {
             for problem in &problems {
                 eprintln!("{problem}");

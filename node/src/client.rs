@@ -12,6 +12,8 @@ use anyhow::{bail, Context, Result};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use serde_json::Value;
 
+use crate::cli::say;
+
 use crate::keyfile;
 
 /// An RPC connection to a node: the typed client of `accord-rpc` over HTTP.
@@ -155,7 +157,7 @@ pub async fn send(rpc: &str, key: &Path, action: &TxAction, wait: bool) -> Resul
         .submit_transaction(hex_encode(&tx.encode()))
         .await
         .with_context(|| format!("gov_submitTransaction at {rpc}"))?;
-    println!("{hash}");
+    say(hash)?;
     if !wait {
         return Ok(true);
     }
@@ -171,17 +173,20 @@ pub async fn send(rpc: &str, key: &Path, action: &TxAction, wait: bool) -> Resul
                 height, receipt, ..
             } => {
                 let outcome = serde_json::to_value(&receipt.outcome).unwrap_or(Value::Null);
-                println!("finalized at height {height}: {outcome}");
+                say(format_args!("finalized at height {height}: {outcome}"))?;
                 for event in &receipt.events {
-                    println!("  {}", serde_json::to_value(event).unwrap_or(Value::Null));
+                    say(format_args!(
+                        "  {}",
+                        serde_json::to_value(event).unwrap_or(Value::Null)
+                    ))?;
                 }
                 return Ok(matches!(receipt.outcome, accord_types::Outcome::Success));
             }
             TransactionStatus::Dropped { code, message, .. } => {
-                println!(
+                say(format_args!(
                     "dropped: {message} ({})",
                     serde_json::to_value(code).unwrap_or(Value::Null)
-                );
+                ))?;
                 return Ok(false);
             }
             other if Instant::now() >= deadline => {

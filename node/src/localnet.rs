@@ -59,6 +59,13 @@ pub enum NetPreset {
     Bench,
 }
 
+/// Prints a line on standard output if anyone still reads it: the network keeps running
+/// (and is stopped gracefully) whether or not its output is read.
+fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 /// `spec` with its commit pause set to `commit_ms`, validated again.
 fn with_commit_pause(spec: &ChainSpec, commit_ms: u64) -> Result<ChainSpec> {
     let mut json: serde_json::Value = serde_json::from_str(&spec.to_json_pretty())?;
@@ -212,22 +219,22 @@ pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
             exited: None,
         });
     }
-    println!(
+    say(format_args!(
         "local network: {} validators in {} regions, home {}",
         shape.validators,
         shape.regions,
         home.display()
-    );
+    ));
     for node in &nodes {
-        println!(
+        say(format_args!(
             "  {:<8} {:<4} rpc {}  log {}",
             node.name,
             node.region,
             node.rpc,
             node.home.join("node.log").display()
-        );
+        ));
     }
-    println!("press Ctrl-C to stop every node");
+    say("press Ctrl-C to stop every node");
 
     let stop = signal_flag()?;
     let stopping = || stop.load(std::sync::atomic::Ordering::SeqCst);
@@ -255,7 +262,7 @@ pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
     stop_all(&mut children);
-    println!("stopped");
+    say("stopped");
     Ok(())
 }
 

@@ -201,3 +201,28 @@ fn keys_out_writes_every_key_owner_only() {
         stderr(&again)
     );
 }
+
+/// A reader that went away (`accord spec build | head -c0`, `… | true`): the command
+/// stops quietly and successfully instead of panicking on the broken pipe.
+#[test]
+fn a_closed_standard_output_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.json");
+    fs::write(&spec, build("local")).unwrap();
+    for args in [
+        vec!["spec", "build", "--preset", "local"],
+        vec!["spec", "validate", spec.to_str().unwrap()],
+    ] {
+        // The pipe's only reader is closed before the command starts.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = accord()
+            .args(&args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
