@@ -130,7 +130,11 @@ pub struct RunArgs {
 
 /// `accord localnet …`
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct LocalnetArgs {
+    /// Act on a running local network instead of starting one.
+    #[command(subcommand)]
+    pub action: Option<LocalnetAction>,
     /// Number of validators.
     #[arg(long, default_value_t = 4)]
     pub validators: usize,
@@ -159,6 +163,20 @@ pub struct LocalnetArgs {
     /// idle chain as fast as consensus goes. Only for a new network.
     #[arg(long, value_name = "MS")]
     pub commit_ms: Option<u64>,
+}
+
+/// What `accord localnet` does to a network that runs.
+#[derive(Debug, Subcommand)]
+pub enum LocalnetAction {
+    /// Start one of its nodes again (stopping it first if it runs), under the running
+    /// `accord localnet`, which then supervises it as before.
+    Restart {
+        /// The node's name (eu-1, us-2, …).
+        name: String,
+        /// The network's home, as given to `accord localnet`.
+        #[arg(long, value_name = "DIR", default_value = ".localnet")]
+        home: PathBuf,
+    },
 }
 
 /// `accord tx …`
@@ -280,6 +298,18 @@ pub fn run(cli: Cli) -> Result<()> {
                 log_filter: args.log_filter,
             };
             crate::run::run(&args.home, &overrides)
+        }
+        Command::Localnet(LocalnetArgs {
+            action: Some(LocalnetAction::Restart { name, home }),
+            ..
+        }) => {
+            let node = crate::localnet::restart(&home, &name)?;
+            say(format_args!(
+                "{} started again: rpc {}, log {}",
+                node.name,
+                node.rpc,
+                node.home.join("node.log").display()
+            ))
         }
         Command::Localnet(args) => crate::localnet::run(
             &args.home,

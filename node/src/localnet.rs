@@ -14,6 +14,11 @@
 //! exits on its own (a crash, a kill) is reported with its exit code or signal, and the
 //! others keep running, so the chain can be watched going on without it; localnet
 //! returns by itself once every node has exited.
+//!
+//! `accord localnet restart NAME` starts a node again under the running localnet: it
+//! leaves a request file in `HOME/requests/`, which the running localnet (whose process
+//! id is in `HOME/localnet.pid`) carries out within a fraction of a second — stopping
+//! the node first if it runs — and removes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -182,6 +187,66 @@ fn rpc_port(shape: Shape, index: usize) -> Result<u16> {
         .with_context(|| format!("RPC port {} + {index} is out of range", shape.rpc_port))
 }
 
+/// The running localnet's process id, in its home.
+const PID_FILE: &str = "localnet.pid";
+/// Where `accord localnet restart` leaves its requests, in the home.
+const REQUESTS_DIR: &str = "requests";
+/// The prefix of a restart request's file name; the node's name follows.
+const RESTART: &str = "restart-";
+/// How long `accord localnet restart` waits for the running localnet to take its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Asks the localnet running on `home` to start node `name` again (stopping it first if
+/// it runs); returns once it has been started.
+pub fn restart(home: &Path, name: &str) -> Result<LocalNode> {
+    let marker = home.join("localnet.json");
+    let text = fs::read_to_string(&marker).with_context(|| {
+        format!(
+            "{} holds no local network (no localnet.json)",
+            home.display()
+        )
+    })?;
+    let shape: Shape = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a localnet description", marker.display()))?;
+    let nodes = prepare(home, shape, false)?;
+    let Some(node) = nodes.iter().find(|n| n.name == name).cloned() else {
+        let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        bail!(
+            "{name} is not a node of this network; its nodes are {}",
+            names.join(", ")
+        );
+    };
+    let running = fs::read_to_string(home.join(PID_FILE))
+        .ok()
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+    if !running {
+        bail!(
+            "no `accord localnet` runs on {}: start it with `accord localnet --home {}` (it starts every node)",
+            home.display(),
+            home.display()
+        );
+    }
+    let requests = home.join(REQUESTS_DIR);
+    fs::create_dir_all(&requests)
+        .with_context(|| format!("cannot create {}", requests.display()))?;
+    let request = requests.join(format!("{RESTART}{name}"));
+    fs::write(&request, b"").with_context(|| format!("cannot write {}", request.display()))?;
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    while request.exists() {
+        if Instant::now() >= deadline {
+            let _ = fs::remove_file(&request);
+            bail!(
+                "the localnet running on {} did not take the request within {} s",
+                home.display(),
+                REQUEST_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(node)
+}
+
 /// A node process started by [`run`].
 struct NodeChild {
     node: LocalNode,
@@ -196,26 +261,17 @@ struct NodeChild {
 pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
     let nodes = prepare(home, shape, fresh)?;
     let exe = std::env::current_exe().context("cannot find the accord executable")?;
+    let pid_file = home.join(PID_FILE);
+    fs::write(&pid_file, format!("{}\n", std::process::id()))
+        .with_context(|| format!("cannot write {}", pid_file.display()))?;
+    let _pid_file = RemovedOnDrop(pid_file);
+    // Requests left by a localnet that ended before taking them are not this one's.
+    let _ = fs::remove_dir_all(home.join(REQUESTS_DIR));
     let mut children: Vec<NodeChild> = Vec::new();
     for node in &nodes {
-        let log_path = node.home.join("node.log");
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .with_context(|| format!("cannot open {}", log_path.display()))?;
-        let child = Command::new(&exe)
-            .arg("run")
-            .arg("--home")
-            .arg(&node.home)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("cannot start {}", node.name))?;
         children.push(NodeChild {
             node: node.clone(),
-            child,
+            child: spawn(&exe, node)?,
             exited: None,
         });
     }
@@ -247,7 +303,10 @@ pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
                 break;
             }
             for (name, status) in exits {
-                eprintln!("{name} exited ({status}); see its node.log");
+                eprintln!(
+                    "{name} exited ({status}); see its node.log; start it again with: accord localnet restart {name} --home {}",
+                    home.display()
+                );
             }
             if children.iter().all(|c| c.exited.is_some()) {
                 bail!("every node has exited");
@@ -259,11 +318,97 @@ pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
                 .collect();
             eprintln!("still running: {}", running.join(", "));
         }
+        serve_requests(home, &exe, &mut children);
         std::thread::sleep(Duration::from_millis(200));
     }
     stop_all(&mut children);
     say("stopped");
     Ok(())
+}
+
+/// A file removed when this goes out of scope, however the function holding it returns.
+struct RemovedOnDrop(PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// Starts `accord run` for `node`, its output appended to its node.log.
+fn spawn(exe: &Path, node: &LocalNode) -> Result<Child> {
+    let log_path = node.home.join("node.log");
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    Command::new(exe)
+        .arg("run")
+        .arg("--home")
+        .arg(&node.home)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("cannot start {}", node.name))
+}
+
+/// Carries out the restart requests waiting in the home's requests directory, and
+/// removes them (a request for a name that is not a node is dropped with a warning).
+fn serve_requests(home: &Path, exe: &Path, children: &mut [NodeChild]) {
+    let Ok(entries) = fs::read_dir(home.join(REQUESTS_DIR)) else {
+        return;
+    };
+    for entry in entries.flatten().take(children.len().saturating_add(8)) {
+        let file_name = entry.file_name();
+        let name = file_name.to_string_lossy();
+        match name
+            .strip_prefix(RESTART)
+            .and_then(|node| children.iter_mut().find(|c| c.node.name == node))
+        {
+            Some(c) => {
+                if c.exited.is_none() {
+                    stop(c);
+                }
+                match spawn(exe, &c.node) {
+                    Ok(child) => {
+                        c.child = child;
+                        c.exited = None;
+                        say(format_args!("{} started again", c.node.name));
+                    }
+                    Err(error) => eprintln!("{error:#}"),
+                }
+            }
+            None => eprintln!("ignored request {name}: not a restart of a node of this network"),
+        }
+        let _ = fs::remove_file(entry.path());
+    }
+}
+
+/// Asks one running node to stop (SIGTERM) and waits up to 15 s before killing it.
+fn stop(c: &mut NodeChild) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(c.child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match c.child.try_wait() {
+            Ok(Some(status)) => {
+                c.exited = Some(status);
+                return;
+            }
+            Err(_) => return,
+            Ok(None) if Instant::now() >= deadline => {
+                eprintln!("{} did not stop in time; killing it", c.node.name);
+                let _ = c.child.kill();
+                c.exited = c.child.wait().ok();
+                return;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
 }
 
 /// Records the nodes that have exited since the last call; answers their names and
