@@ -35,16 +35,21 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// The temporary file used to replace `path`: `.<name>.tmp-<pid>` beside it.
 pub(crate) fn temp_path(path: &Path) -> io::Result<PathBuf> {
+    hidden_sibling(path, &format!(".tmp-{}", std::process::id()))
+}
+
+/// `.<name><suffix>` in the directory of `path`.
+fn hidden_sibling(path: &Path, suffix: &str) -> io::Result<PathBuf> {
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{} is not a file path", path.display()),
         )
     })?;
-    let mut temp = OsString::from(".");
-    temp.push(name);
-    temp.push(format!(".tmp-{}", std::process::id()));
-    Ok(path.with_file_name(temp))
+    let mut sibling = OsString::from(".");
+    sibling.push(name);
+    sibling.push(suffix);
+    Ok(path.with_file_name(sibling))
 }
 
 /// Replaces the file at `path` with `contents`, atomically and durably, creating it with
@@ -96,27 +101,22 @@ pub(crate) struct Exchanger {
     mode: u32,
     /// The spare, when open.
     spare: Option<File>,
+    /// The file this exchanger last put at the path, when it did: the next spare, as
+    /// long as it is still the file there.
+    current: Option<File>,
 }
 
 impl Exchanger {
     /// An exchanger of the file at `path` (which need not exist yet, but whose
     /// directory must); files it creates get permission bits `mode`.
     pub(crate) fn new(path: &Path, mode: u32) -> io::Result<Self> {
-        let name = path.file_name().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} is not a file path", path.display()),
-            )
-        })?;
-        let mut spare = OsString::from(".");
-        spare.push(name);
-        spare.push(".spare");
         Ok(Self {
             path: path.to_path_buf(),
-            spare_path: path.with_file_name(spare),
+            spare_path: hidden_sibling(path, ".spare")?,
             dir: File::open(parent_dir(path))?,
             mode,
             spare: None,
+            current: None,
         })
     }
 
@@ -126,15 +126,14 @@ impl Exchanger {
         &self.spare_path
     }
 
-    /// Makes `contents` the file's contents, durably, and returns the file now at the
-    /// path (open for reading and writing; its offset is not defined). `current`, the
-    /// caller's handle on the file being replaced, if it holds one, is kept as the next
-    /// spare.
+    /// Makes `contents` the file's contents, durably, and returns a handle on the file
+    /// now at the path (open for reading and writing; its offset is not defined).
     ///
     /// Only a regular file (or nothing) at the path is replaced: anything else there is
-    /// an error, and `current` is kept as the spare only while it is still the file at
-    /// the path (someone may have put another one there meanwhile).
-    pub(crate) fn replace(&mut self, contents: &[u8], current: Option<File>) -> io::Result<File> {
+    /// an error. The file this exchanger put there last becomes the next spare only
+    /// while it is still the file there (someone may have put another one there
+    /// meanwhile).
+    pub(crate) fn replace(&mut self, contents: &[u8]) -> io::Result<File> {
         let target = match fs::symlink_metadata(&self.path) {
             Ok(meta) if meta.file_type().is_file() => Some((meta.dev(), meta.ino())),
             Ok(_) => {
@@ -146,7 +145,7 @@ impl Exchanger {
             Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
         };
-        let current = current.filter(|file| {
+        let current = self.current.take().filter(|file| {
             file.metadata()
                 .is_ok_and(|meta| target == Some((meta.dev(), meta.ino())))
         });
@@ -164,7 +163,9 @@ impl Exchanger {
             fs::rename(&self.spare_path, &self.path)?;
         }
         self.dir.sync_all()?;
-        Ok(spare)
+        let handle = spare.try_clone()?;
+        self.current = Some(spare);
+        Ok(handle)
     }
 
     fn open_spare(&self) -> io::Result<File> {
@@ -219,18 +220,12 @@ mod tests {
         let spare = exchanger.spare_path().to_path_buf();
         assert_eq!(spare, dir.path().join(".record.json.spare"));
 
-        let mut current = Some(
-            exchanger
-                .replace(b"first, longer than the rest", None)
-                .unwrap(),
-        );
+        exchanger.replace(b"first, longer than the rest").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"first, longer than the rest");
         let mut inodes = BTreeSet::new();
         for i in 0..6 {
             let contents = format!("version {i}");
-            let file = exchanger
-                .replace(contents.as_bytes(), current.take())
-                .unwrap();
+            let file = exchanger.replace(contents.as_bytes()).unwrap();
             // The handle returned is the file at the path, whole and nothing more.
             let mut read = String::new();
             (&file).seek(io::SeekFrom::Start(0)).unwrap();
@@ -243,7 +238,6 @@ mod tests {
             );
             inodes.insert(fs::metadata(&path).unwrap().ino());
             inodes.insert(fs::metadata(&spare).unwrap().ino());
-            current = Some(file);
         }
         // Two files, swapped every time: none created or deleted after the first two.
         assert_eq!(inodes.len(), 2, "inodes used: {inodes:?}");
@@ -257,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn an_exchanger_without_the_old_handle_or_with_a_stale_spare_still_replaces() {
+    fn an_exchanger_over_a_file_it_did_not_write_or_a_stale_spare_still_replaces() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state");
         fs::write(&path, b"written before").unwrap();
@@ -267,11 +261,11 @@ mod tests {
         fs::set_permissions(&spare, fs::Permissions::from_mode(0o644)).unwrap();
 
         let mut exchanger = Exchanger::new(&path, 0o600).unwrap();
-        exchanger.replace(b"one", None).unwrap();
+        exchanger.replace(b"one").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"one");
         assert_eq!(mode(&path), 0o600);
         assert_eq!(fs::read(&spare).unwrap(), b"written before");
-        exchanger.replace(b"two", None).unwrap();
+        exchanger.replace(b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read(&spare).unwrap(), b"one");
     }
@@ -282,27 +276,28 @@ mod tests {
         let path = dir.path().join("state");
         let spare = dir.path().join(".state.spare");
         let mut exchanger = Exchanger::new(&path, 0o600).unwrap();
-        let first = exchanger.replace(b"one", None).unwrap();
-        let second = exchanger.replace(b"two", Some(first)).unwrap();
+        exchanger.replace(b"one").unwrap();
+        exchanger.replace(b"two").unwrap();
 
         // A directory where the file was: nothing is swapped with it.
         fs::remove_file(&path).unwrap();
         fs::create_dir(&path).unwrap();
-        let error = exchanger.replace(b"three", None).unwrap_err();
+        let error = exchanger.replace(b"three").unwrap_err();
         assert!(error.to_string().contains("not a regular file"), "{error}");
         assert!(path.is_dir());
 
-        // Another file put there: it is replaced, and the handle on the file removed
-        // meanwhile is not taken as the spare (what it wrote would be lost).
+        // Another file put there: it is replaced, and the file this exchanger wrote
+        // last, removed meanwhile, is not taken as the spare (what it wrote would be
+        // lost).
         fs::remove_dir(&path).unwrap();
         fs::write(&path, b"restored").unwrap();
-        let third = exchanger.replace(b"three", Some(second)).unwrap();
+        exchanger.replace(b"three").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"three");
         assert_eq!(fs::read(&spare).unwrap(), b"restored");
-        let fourth = exchanger.replace(b"four", Some(third)).unwrap();
+        exchanger.replace(b"four").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"four");
         assert_eq!(fs::read(&spare).unwrap(), b"three");
-        exchanger.replace(b"five", Some(fourth)).unwrap();
+        exchanger.replace(b"five").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"five");
         assert_eq!(fs::read(&spare).unwrap(), b"four");
     }

@@ -94,7 +94,7 @@ pub struct LocalNode {
 /// Writes the network's spec, keys and node homes into `home` (or checks the ones
 /// there), and returns its nodes.
 pub fn prepare(home: &Path, shape: Shape, fresh: bool) -> Result<Vec<LocalNode>> {
-    let marker = home.join("localnet.json");
+    let marker = home.join(MARKER);
     if fresh && home.exists() {
         if !marker.exists() {
             bail!(
@@ -114,10 +114,7 @@ pub fn prepare(home: &Path, shape: Shape, fresh: bool) -> Result<Vec<LocalNode>>
         net.spec = with_commit_pause(&net.spec, commit_ms)?;
     }
     if marker.exists() {
-        let text = fs::read_to_string(&marker)
-            .with_context(|| format!("cannot read {}", marker.display()))?;
-        let existing: Shape = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a localnet description", marker.display()))?;
+        let existing = read_shape(home)?;
         if existing != shape {
             bail!(
                 "{} holds a {:?} network of {} validators in {} regions (ports {}/{}); pass the same options, or --fresh to start over",
@@ -187,6 +184,18 @@ fn rpc_port(shape: Shape, index: usize) -> Result<u16> {
         .with_context(|| format!("RPC port {} + {index} is out of range", shape.rpc_port))
 }
 
+/// The network's shape, in its home.
+pub const MARKER: &str = "localnet.json";
+
+/// The shape of the network whose home is `home`, from its [`MARKER`].
+pub fn read_shape(home: &Path) -> Result<Shape> {
+    let marker = home.join(MARKER);
+    let text =
+        fs::read_to_string(&marker).with_context(|| format!("cannot read {}", marker.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a localnet description", marker.display()))
+}
+
 /// The running localnet's process id, in its home.
 const PID_FILE: &str = "localnet.pid";
 /// Where `accord localnet restart` leaves its requests, in the home.
@@ -199,16 +208,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Asks the localnet running on `home` to start node `name` again (stopping it first if
 /// it runs); returns once it has been started.
 pub fn restart(home: &Path, name: &str) -> Result<LocalNode> {
-    let marker = home.join("localnet.json");
-    let text = fs::read_to_string(&marker).with_context(|| {
-        format!(
-            "{} holds no local network (no localnet.json)",
-            home.display()
-        )
-    })?;
-    let shape: Shape = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a localnet description", marker.display()))?;
-    let nodes = prepare(home, shape, false)?;
+    if !home.join(MARKER).exists() {
+        bail!("{} holds no local network (no {MARKER})", home.display());
+    }
+    let nodes = prepare(home, read_shape(home)?, false)?;
     let Some(node) = nodes.iter().find(|n| n.name == name).cloned() else {
         let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
         bail!(
@@ -386,13 +389,52 @@ fn serve_requests(home: &Path, exe: &Path, children: &mut [NodeChild]) {
     }
 }
 
+/// Records the nodes that have exited since the last call; answers their names and
+/// statuses.
+fn reap(children: &mut [NodeChild]) -> Vec<(String, ExitStatus)> {
+    let mut exits = Vec::new();
+    for c in children.iter_mut().filter(|c| c.exited.is_none()) {
+        if let Ok(Some(status)) = c.child.try_wait() {
+            c.exited = Some(status);
+            exits.push((c.node.name.clone(), status));
+        }
+    }
+    exits
+}
+
 /// Asks one running node to stop (SIGTERM) and waits up to 15 s before killing it.
 fn stop(c: &mut NodeChild) {
+    terminate(c);
+    wait_or_kill(c, Instant::now() + STOP_TIMEOUT);
+}
+
+/// Asks every node still running to stop (SIGTERM), then kills those still running
+/// after 15 s.
+fn stop_all(children: &mut [NodeChild]) {
+    // A node already reaped is not signalled: its process id may belong to another
+    // process by now.
+    for c in children.iter().filter(|c| c.exited.is_none()) {
+        terminate(c);
+    }
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    for c in children.iter_mut().filter(|c| c.exited.is_none()) {
+        wait_or_kill(c, deadline);
+    }
+}
+
+/// How long a node is given to stop after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Sends a running node SIGTERM.
+fn terminate(c: &NodeChild) {
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(c.child.id().to_string())
         .status();
-    let deadline = Instant::now() + Duration::from_secs(15);
+}
+
+/// Waits for a node to exit, killing it at `deadline`; records how it ended.
+fn wait_or_kill(c: &mut NodeChild, deadline: Instant) {
     loop {
         match c.child.try_wait() {
             Ok(Some(status)) => {
@@ -407,47 +449,6 @@ fn stop(c: &mut NodeChild) {
                 return;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
-}
-
-/// Records the nodes that have exited since the last call; answers their names and
-/// statuses.
-fn reap(children: &mut [NodeChild]) -> Vec<(String, ExitStatus)> {
-    let mut exits = Vec::new();
-    for c in children.iter_mut().filter(|c| c.exited.is_none()) {
-        if let Ok(Some(status)) = c.child.try_wait() {
-            c.exited = Some(status);
-            exits.push((c.node.name.clone(), status));
-        }
-    }
-    exits
-}
-
-/// Asks every node still running to stop (SIGTERM), then kills those still running
-/// after 15 s.
-fn stop_all(children: &mut [NodeChild]) {
-    // A node already reaped is not signalled: its process id may belong to another
-    // process by now.
-    for c in children.iter().filter(|c| c.exited.is_none()) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.child.id().to_string())
-            .status();
-    }
-    let deadline = Instant::now() + Duration::from_secs(15);
-    for c in children.iter_mut().filter(|c| c.exited.is_none()) {
-        loop {
-            match c.child.try_wait() {
-                Ok(Some(_)) | Err(_) => break,
-                Ok(None) if Instant::now() >= deadline => {
-                    eprintln!("{} did not stop in time; killing it", c.node.name);
-                    let _ = c.child.kill();
-                    let _ = c.child.wait();
-                    break;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            }
         }
     }
 }

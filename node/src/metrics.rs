@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use accord_rpc::server::{Observer, Outcome as CallOutcome};
 use accord_rpc::Committed;
@@ -83,6 +83,53 @@ impl HeightPhase {
             Self::Build => "build",
             Self::Check => "check",
         }
+    }
+}
+
+/// Times one height's phases as the consensus task goes through them, into
+/// `accord_consensus_height_phase_seconds` (decide, pause and commit; build and check
+/// are timed where they happen).
+#[derive(Debug)]
+pub struct HeightClock {
+    started: Instant,
+    decided: Option<Instant>,
+    committing: Option<Instant>,
+}
+
+impl Default for HeightClock {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            decided: None,
+            committing: None,
+        }
+    }
+}
+
+impl HeightClock {
+    /// A height starts: the commit of the one before, if timed here, ends.
+    pub fn started(&mut self, metrics: &Metrics) {
+        self.started = Instant::now();
+        if let Some(committing) = self.committing.take() {
+            metrics.phase_took(HeightPhase::Commit, self.started - committing);
+        }
+        self.decided = None;
+    }
+
+    /// The height is decided.
+    pub fn decided(&mut self, metrics: &Metrics) {
+        let now = Instant::now();
+        metrics.phase_took(HeightPhase::Decide, now - self.started);
+        self.decided = Some(now);
+    }
+
+    /// The decided block's commit begins.
+    pub fn committing(&mut self, metrics: &Metrics) {
+        let now = Instant::now();
+        if let Some(decided) = self.decided {
+            metrics.phase_took(HeightPhase::Pause, now - decided);
+        }
+        self.committing = Some(now);
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use accord_node::localnet::Shape;
+use accord_node::localnet::{read_shape, MARKER};
 use accord_types::{Keypair, RegionId};
 use anyhow::{bail, ensure, Context, Result};
 
@@ -20,7 +20,7 @@ impl Target {
     /// The network of an `accord localnet` home: its `localnet.json` gives the number of
     /// validators and the first RPC port, its `keys/` the accounts.
     pub fn from_home(home: &Path) -> Result<Self> {
-        let marker = home.join("localnet.json");
+        let marker = home.join(MARKER);
         if !marker.exists() {
             bail!(
                 "{} is not the home of an `accord localnet` (no localnet.json); pass the --home \
@@ -28,10 +28,7 @@ impl Target {
                 home.display()
             );
         }
-        let text = std::fs::read_to_string(&marker)
-            .with_context(|| format!("cannot read {}", marker.display()))?;
-        let shape: Shape = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a localnet description", marker.display()))?;
+        let shape = read_shape(home)?;
         ensure!(
             shape.validators > 0,
             "{} describes a network without validators",

@@ -61,7 +61,7 @@ use crate::chain::{self, Executed, Parent};
 use crate::executor::{BuildRequest, Executor, Tip};
 use crate::fault;
 use crate::mempool::gossip::{verdict_label, GossipedTx};
-use crate::metrics::HeightPhase;
+use crate::metrics::{HeightClock, HeightPhase};
 use crate::p2p::{NetEvent, P2pHandle, SyncRequest, SyncResponse, Topic, Verdict};
 use crate::signer::{Approval, LastSigned, SignerGuard, Step};
 use crate::storage::Storage;
@@ -159,11 +159,8 @@ struct Task {
     /// Evidence to include in a block this node proposes.
     evidence: Vec<Evidence>,
     decided: Option<Decision>,
-    /// When the current height started, when it was decided and when its commit began
-    /// (for the metrics of a height's phases).
-    started_at: Instant,
-    decided_at: Option<Instant>,
-    committing_at: Option<Instant>,
+    /// Times the current height's phases.
+    clock: HeightClock,
     queue: VecDeque<Input>,
     replaying: bool,
     /// Requests the log may answer during replay.
@@ -263,9 +260,7 @@ pub async fn run(parts: ConsensusParts) -> Result<()> {
         candidates: Candidates::new(tip.parent.height.saturating_add(1)),
         evidence: Vec::new(),
         decided: None,
-        started_at: Instant::now(),
-        decided_at: None,
-        committing_at: None,
+        clock: HeightClock::default(),
         queue: VecDeque::new(),
         replaying: false,
         pending_value: None,
@@ -373,12 +368,7 @@ impl Task {
         }
         fault::crash_point("after-log-reset");
         self.admission.reset();
-        self.started_at = Instant::now();
-        if let Some(committing_at) = self.committing_at.take() {
-            self.metrics
-                .phase_took(HeightPhase::Commit, self.started_at - committing_at);
-        }
-        self.decided_at = None;
+        self.clock.started(&self.metrics);
         self.process(input).await
     }
 
@@ -460,10 +450,7 @@ impl Task {
                     .block(&decision.block_hash)
                     .is_some_and(|b| !b.transactions.is_empty());
                 self.decided = Some(decision);
-                let decided_at = Instant::now();
-                self.metrics
-                    .phase_took(HeightPhase::Decide, decided_at - self.started_at);
-                self.decided_at = Some(decided_at);
+                self.clock.decided(&self.metrics);
                 self.schedule(
                     commit_pause(self.params.timeouts.commit_ms, busy),
                     Timer::CommitPause(height),
@@ -770,12 +757,7 @@ impl Task {
             .filter(|c| c.block_hash == decision.block_hash)
             .unwrap_or(decision.certificate);
         self.decided = None;
-        let committing_at = Instant::now();
-        if let Some(decided_at) = self.decided_at {
-            self.metrics
-                .phase_took(HeightPhase::Pause, committing_at - decided_at);
-        }
-        self.committing_at = Some(committing_at);
+        self.clock.committing(&self.metrics);
         self.apply(executed, certificate).await?;
         self.start_height().await
     }

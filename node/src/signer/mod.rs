@@ -152,8 +152,6 @@ pub struct SignerGuard {
     last: Option<LastSigned>,
     /// Replaces the state file.
     exchanger: Exchanger,
-    /// The state file, once this guard has written it.
-    current: Option<File>,
 }
 
 impl SignerGuard {
@@ -182,7 +180,6 @@ impl SignerGuard {
                     last: None,
                     exchanger: Exchanger::new(path, KEY_FILE_MODE)
                         .map_err(|e| io_error("open the directory of", e))?,
-                    current: None,
                 });
             }
             Err(e) => return Err(io_error("open", e)),
@@ -223,7 +220,6 @@ impl SignerGuard {
             last: Some(last),
             exchanger: Exchanger::new(path, KEY_FILE_MODE)
                 .map_err(|e| io_error("open the directory of", e))?,
-            current: None,
         })
     }
 
@@ -305,17 +301,14 @@ impl SignerGuard {
             source: io::Error::other(e),
         })?;
         text.push('\n');
-        let current = self.current.take();
-        let written = self
-            .exchanger
-            .replace(text.as_bytes(), current)
+        self.exchanger
+            .replace(text.as_bytes())
+            .map(drop)
             .map_err(|source| SignerError::Io {
                 path: self.path.clone(),
                 operation: "write",
                 source,
-            })?;
-        self.current = Some(written);
-        Ok(())
+            })
     }
 }
 

@@ -198,9 +198,7 @@ impl Wal {
         contents.reserve(header.len().saturating_add(first.len()));
         contents.extend_from_slice(&header);
         contents.extend_from_slice(first);
-        // The old file becomes the spare.
-        let replaced = self.file.get_ref().try_clone().and_then(|old| {
-            let mut file = self.exchanger.replace(&contents, Some(old))?;
+        let replaced = self.exchanger.replace(&contents).and_then(|mut file| {
             file.seek(SeekFrom::End(0))?;
             Ok(file)
         });
