@@ -22,10 +22,11 @@ test: deps
 	$(CARGO) test --workspace --doc --quiet
 	$(CARGO) nextest run --workspace --profile ci
 
-## Build the release binary and start a local network: four validators in two regions,
-## one process each on loopback; prints every node's RPC URL. Ctrl-C stops them all.
-## VALIDATORS, REGIONS and LOCALNET override the shape and the home directory.
-VALIDATORS ?= 4
+## Build the release binary and start a local network: eight validators in two regions
+## under the regional quorum rule (each region's validators must agree), one process each
+## on loopback; prints every node's RPC URL, then who signs in each region. Ctrl-C stops
+## them all. VALIDATORS, REGIONS and LOCALNET override the shape and the home directory.
+VALIDATORS ?= 8
 REGIONS ?= 2
 run: deps
 	$(CARGO) build --release -p accord-node

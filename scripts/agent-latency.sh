@@ -16,7 +16,7 @@ BASE_PORT=${BASE_PORT:-31400}
 RPC_PORT=${RPC_PORT:-31500}
 W=$(mktemp -d)
 H=$W/net
-"$ACCORD" localnet --home "$H" --base-port "$BASE_PORT" --rpc-port "$RPC_PORT" > "$W/localnet.out" 2>&1 &
+"$ACCORD" localnet --validators 4 --regions 2 --home "$H" --base-port "$BASE_PORT" --rpc-port "$RPC_PORT" > "$W/localnet.out" 2>&1 &
 LN=$!
 AGENTS=()
 cleanup() {

@@ -18,7 +18,7 @@ H=$W/net
 
 say() { printf '\n== %s\n' "$*"; }
 
-"$ACCORD" localnet --home "$H" --base-port "$BASE_PORT" --rpc-port "$RPC_PORT" > "$W/localnet.log" 2>&1 &
+"$ACCORD" localnet --validators 4 --regions 2 --home "$H" --base-port "$BASE_PORT" --rpc-port "$RPC_PORT" > "$W/localnet.log" 2>&1 &
 LN=$!
 AGENTS=()
 cleanup() {

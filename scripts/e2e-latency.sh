@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 A=${1:-${CARGO_TARGET_DIR:-$HOME/.cache/accord-target}/debug/accord}
 H=$(mktemp -d)/net
-"$A" localnet --home "$H" --base-port 32000 --rpc-port 19800 > "$H.out" 2>&1 &
+"$A" localnet --validators 4 --regions 2 --home "$H" --base-port 32000 --rpc-port 19800 > "$H.out" 2>&1 &
 LN=$!
 trap 'kill -INT $LN 2>/dev/null; wait $LN' EXIT
 sleep 5

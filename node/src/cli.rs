@@ -135,8 +135,10 @@ pub struct LocalnetArgs {
     /// Act on a running local network instead of starting one.
     #[command(subcommand)]
     pub action: Option<LocalnetAction>,
-    /// Number of validators.
-    #[arg(long, default_value_t = 4)]
+    /// Number of validators, dealt to the regions in turn. With four or more in every
+    /// region, the regional quorum rule is on (each region's validators must agree);
+    /// with fewer, the global rule.
+    #[arg(long, default_value_t = 8)]
     pub validators: usize,
     /// Number of regions.
     #[arg(long, default_value_t = 2)]
@@ -163,6 +165,11 @@ pub struct LocalnetArgs {
     /// idle chain as fast as consensus goes. Only for a new network.
     #[arg(long, value_name = "MS")]
     pub commit_ms: Option<u64>,
+    /// How often to print who signs the last certificates in each region, in seconds
+    /// (a line when someone goes absent or comes back, at least every 30 s otherwise);
+    /// 0 prints nothing.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub signing_every: u64,
 }
 
 /// What `accord localnet` does to a network that runs.
@@ -322,6 +329,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 commit_ms: args.commit_ms,
             },
             args.fresh,
+            (args.signing_every > 0).then(|| std::time::Duration::from_secs(args.signing_every)),
         ),
         Command::Tx(args) => tx(args),
         Command::Status { rpc } => block_on(async move {

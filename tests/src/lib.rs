@@ -44,6 +44,43 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// An external tool the deploy checks or the browser test run: from the tools' virtual
+/// environment that `scripts/install-deps.sh` fills (`ACCORD_TOOLS_VENV`, by default
+/// `tools-venv` in the target directory), else from `PATH`.
+///
+/// # Panics
+/// When it is in neither, saying how to install it.
+pub fn tool(name: &str) -> PathBuf {
+    let venv = std::env::var_os("ACCORD_TOOLS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("tools-venv"));
+    let in_venv = venv.join("bin").join(name);
+    if in_venv.exists() {
+        return in_venv;
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    });
+    on_path.unwrap_or_else(|| {
+        panic!(
+            "{name} is not installed (neither in {} nor on PATH): run scripts/install-deps.sh",
+            venv.display()
+        )
+    })
+}
+
+/// The target directory of the running test's build (`target/<profile>/deps/<test>`
+/// three levels up).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    exe.ancestors()
+        .nth(3)
+        .expect("the test runs from target/<profile>/deps")
+        .to_path_buf()
+}
+
 /// The `accord` binary, ready for arguments.
 pub fn accord() -> Command {
     Command::new(binary("accord"))

@@ -62,6 +62,22 @@ impl Localnet {
         std::fs::read_to_string(&self.output).unwrap_or_default()
     }
 
+    /// Waits until `accord localnet` has printed `text`.
+    ///
+    /// # Panics
+    /// After `timeout`, with what it printed.
+    pub async fn wait_printed(&self, text: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.printed().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "localnet did not print {text:?} within {timeout:?}\n{}",
+                self.diagnostics()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// What `accord localnet` printed, and the tail of the first node's log.
     pub fn diagnostics(&self) -> String {
         let log =

@@ -108,6 +108,10 @@ pub(crate) fn build_swarm(
             noise::Config::new,
             yamux::Config::default,
         )
+        .map_err(|e| setup(&e))?
+        // `/dns4/…`, `/dns6/…` and `/dns/…` addresses (peers named by DNS in containers
+        // and clusters), resolved with the system's resolver configuration.
+        .with_dns()
         .map_err(|e| setup(&e))?;
     let builder = match transport.with_behaviour(move |_| behaviour) {
         Ok(builder) => builder,

@@ -810,3 +810,31 @@ async fn an_unusable_listen_address_is_an_error() {
     c.listen = "/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap();
     assert!(matches!(spawn(c), Err(P2pError::Listen { .. })));
 }
+
+#[tokio::test]
+async fn a_bootstrap_peer_named_by_dns_is_dialed() {
+    let (ka, kb) = (keypair("dns-a"), keypair("dns-b"));
+    let b = start(config(&kb, &[&ka, &kb], &[])).await;
+    let port = b
+        .addr
+        .iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .expect("a TCP listen address");
+    // As a chain spec names a validator in a container network or a cluster.
+    let named: Multiaddr = format!("/dns4/localhost/tcp/{port}").parse().unwrap();
+    let mut c = config(&ka, &[&ka, &kb], &[]);
+    c.bootstrap = vec![(kb.public(), named)];
+    let mut a = start(c).await;
+    wait_peer_event(&mut a, true, kb.public()).await;
+    assert!(a
+        .handle
+        .bootstrap_status()
+        .await
+        .iter()
+        .any(|s| s.key == kb.public() && s.connected));
+    a.handle.shutdown().await;
+    b.handle.shutdown().await;
+}

@@ -1,5 +1,6 @@
-//! `accord localnet` itself: a network of four `accord run` processes that goes on when
-//! one of them dies.
+//! `accord localnet` itself, in its default shape (eight `accord run` processes, four
+//! per region, the regional quorum rule): it goes on when one of them dies, says who
+//! signs in each region, and starts the dead one again when asked.
 
 mod slow {
     use std::path::Path;
@@ -14,14 +15,25 @@ mod slow {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_killed_node_is_reported_and_the_others_keep_finalizing() {
-        let mut net = Localnet::start(4, 2, &[]);
+        const ALL: [&str; 8] = [
+            "eu-1", "eu-2", "eu-3", "eu-4", "us-1", "us-2", "us-3", "us-4",
+        ];
+        let mut net = Localnet::start(8, 2, &["--signing-every", "1"]);
         net.wait_home().await;
         let target = Target::from_home(&net.home).unwrap();
         net.wait_height(&target.rpc, 2, Duration::from_secs(120))
             .await;
         let nodes = procstat::node_processes(&net.home);
         let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
-        assert_eq!(names, ["eu-1", "eu-2", "us-1", "us-2"], "{nodes:?}");
+        assert_eq!(names, ALL, "{nodes:?}");
+        // Every region agrees on every block, and localnet says who signs.
+        net.wait_printed(
+            "quorum regional: more than 2/3 of all validators' power and of each region's power",
+            Duration::from_secs(30),
+        )
+        .await;
+        net.wait_printed("· eu 4/4 signing · us 4/4 signing", Duration::from_secs(30))
+            .await;
         let victim = nodes.iter().find(|n| n.name == "us-2").unwrap();
         signal(victim.pid, "-KILL");
 
@@ -35,7 +47,12 @@ mod slow {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(net.printed().contains("still running: eu-1, us-1, eu-2"));
+        assert!(
+            net.printed()
+                .contains("still running: eu-1, us-1, eu-2, eu-3, us-3, eu-4, us-4"),
+            "{}",
+            net.diagnostics()
+        );
         assert!(
             net.printed()
                 .contains("start it again with: accord localnet restart us-2 --home"),
@@ -43,11 +60,19 @@ mod slow {
             net.diagnostics()
         );
         assert!(net.exited().is_none(), "{}", net.diagnostics());
-        // Spec order: eu-1, us-1, eu-2, us-2; the last RPC port was us-2's.
+        // Spec order: eu-1, us-1, eu-2, us-2, …; the fourth RPC port is us-2's.
         assert!(Client::new(&target.rpc[3]).unwrap().status().await.is_err());
 
-        // The other three keep finalizing heights.
-        let others = &target.rpc[..3];
+        // The other seven keep finalizing heights: three of us's four are more than
+        // two thirds of the region. localnet shows us-2 absent.
+        let others: Vec<String> = target
+            .rpc
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 3)
+            .map(|(_, url)| url.clone())
+            .collect();
+        let others = &others[..];
         let mut head = 0;
         for url in others {
             let status = Client::new(url).unwrap().status().await.unwrap();
@@ -56,11 +81,19 @@ mod slow {
         net.wait_height(others, head + 5, Duration::from_secs(60))
             .await;
         assert!(net.exited().is_none(), "{}", net.diagnostics());
+        net.wait_printed(
+            "· eu 4/4 signing · us 3/4 signing (us-2 absent)",
+            Duration::from_secs(30),
+        )
+        .await;
         let left: Vec<String> = procstat::node_processes(&net.home)
             .into_iter()
             .map(|n| n.name)
             .collect();
-        assert_eq!(left, ["eu-1", "eu-2", "us-1"]);
+        assert_eq!(
+            left,
+            ["eu-1", "eu-2", "eu-3", "eu-4", "us-1", "us-3", "us-4"]
+        );
 
         // Restarted through the running localnet, us-2 catches up with the others.
         refused(
@@ -75,12 +108,23 @@ mod slow {
             let status = Client::new(url).unwrap().status().await.unwrap();
             head = head.max(status.height.0);
         }
-        net.wait_height(&target.rpc[3..], head, Duration::from_secs(60))
+        net.wait_height(&target.rpc[3..4], head, Duration::from_secs(60))
             .await;
         assert!(net.printed().contains("us-2 started again"));
         let nodes = procstat::node_processes(&net.home);
         let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
-        assert_eq!(names, ["eu-1", "eu-2", "us-1", "us-2"], "{nodes:?}");
+        assert_eq!(names, ALL, "{nodes:?}");
+        // Signing again: the report after the absent one names all four of us.
+        let absent_at = net.printed().rfind("(us-2 absent)").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !net.printed()[absent_at..].contains("· us 4/4 signing") {
+            assert!(
+                Instant::now() < deadline,
+                "us-2 not seen signing again\n{}",
+                net.diagnostics()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
 
         // Once every node has exited, localnet ends by itself, with an error.
         for node in &nodes {

@@ -6,6 +6,7 @@ mod agent;
 mod api;
 mod boundaries;
 mod byzantine;
+mod deploy;
 mod faults;
 mod loadgen;
 mod localnet;

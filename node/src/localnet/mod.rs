@@ -15,6 +15,9 @@
 //! others keep running, so the chain can be watched going on without it; localnet
 //! returns by itself once every node has exited.
 //!
+//! While it runs, it prints who signs the last certificates in each region
+//! ([`signing`]), so a stopped validator shows as absent while the chain goes on.
+//!
 //! `accord localnet restart NAME` starts a node again under the running localnet: it
 //! leaves a request file in `HOME/requests/`, which the running localnet (whose process
 //! id is in `HOME/localnet.pid`) carries out within a fraction of a second — stopping
@@ -23,6 +26,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accord_chain_spec::{localnet, ChainSpec};
@@ -30,6 +35,8 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::init::{init, private_dir, InitOptions, KeySource};
+
+pub mod signing;
 
 /// The shape of a local network, recorded in its home.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,8 +267,9 @@ struct NodeChild {
 
 /// Starts every node as a child process and waits for Ctrl-C or SIGTERM, then stops
 /// them all. A node that exits meanwhile is reported and the others keep running; once
-/// every node has exited, returns an error.
-pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
+/// every node has exited, returns an error. Every `signing_every`, prints who signs in
+/// each region ([`signing`]).
+pub fn run(home: &Path, shape: Shape, fresh: bool, signing_every: Option<Duration>) -> Result<()> {
     let nodes = prepare(home, shape, fresh)?;
     let exe = std::env::current_exe().context("cannot find the accord executable")?;
     let pid_file = home.join(PID_FILE);
@@ -296,7 +304,21 @@ pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
     say("press Ctrl-C to stop every node");
 
     let stop = signal_flag()?;
-    let stopping = || stop.load(std::sync::atomic::Ordering::SeqCst);
+    let reporter_stop = Arc::new(AtomicBool::new(false));
+    let _reporter = match signing_every {
+        Some(every) => Some(
+            signing::spawn(
+                nodes.iter().map(|n| n.rpc.clone()).collect(),
+                every,
+                reporter_stop.clone(),
+                |line| say(line),
+            )
+            .context("cannot start the signing report")?,
+        ),
+        None => None,
+    };
+    let _stop_reporter = SetOnDrop(reporter_stop);
+    let stopping = || stop.load(Ordering::SeqCst);
     while !stopping() {
         let exits = reap(&mut children);
         if !exits.is_empty() {
@@ -327,6 +349,15 @@ pub fn run(home: &Path, shape: Shape, fresh: bool) -> Result<()> {
     stop_all(&mut children);
     say("stopped");
     Ok(())
+}
+
+/// A flag set when this goes out of scope, however the function holding it returns.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 /// A file removed when this goes out of scope, however the function holding it returns.
@@ -454,9 +485,9 @@ fn wait_or_kill(c: &mut NodeChild, deadline: Instant) {
 }
 
 /// A flag raised by SIGINT or SIGTERM.
-fn signal_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
-    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let raised = std::sync::Arc::clone(&flag);
+fn signal_flag() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let raised = Arc::clone(&flag);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -475,7 +506,7 @@ fn signal_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
             } else {
                 let _ = tokio::signal::ctrl_c().await;
             }
-            raised.store(true, std::sync::atomic::Ordering::SeqCst);
+            raised.store(true, Ordering::SeqCst);
         });
     });
     Ok(flag)
