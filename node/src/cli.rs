@@ -40,6 +40,11 @@ pub enum Command {
     Init(InitArgs),
     /// Run a validator node from its home directory.
     Run(RunArgs),
+    /// Copy a node's database, consistent and checked, while it runs (or stopped), with
+    /// its configuration and chain spec; not its keys.
+    Backup(BackupArgs),
+    /// Put a backup's database into a stopped node's data directory.
+    Restore(RestoreArgs),
     /// Start a local validator network on loopback, one process per validator.
     Localnet(LocalnetArgs),
     /// Build, sign and submit a transaction through a node's RPC.
@@ -103,6 +108,38 @@ pub struct InitArgs {
     /// With --join: the validator's voting power.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub power: u64,
+}
+
+/// `accord backup …`
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// The node's home directory (holds config.toml).
+    #[arg(long, value_name = "DIR", env = "ACCORD_HOME")]
+    pub home: PathBuf,
+    /// The node's data directory, when not the configuration's.
+    #[arg(long, value_name = "DIR", env = "ACCORD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where to write the backup: a directory that does not exist yet.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// `accord restore …`
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup (a directory `accord backup` wrote).
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+    /// The stopped node's home directory (holds config.toml).
+    #[arg(long, value_name = "DIR", env = "ACCORD_HOME")]
+    pub home: PathBuf,
+    /// The node's data directory, when not the configuration's.
+    #[arg(long, value_name = "DIR", env = "ACCORD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Move a database already in the data directory aside (to
+    /// `db.before-restore-<ms>`) instead of refusing.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `accord run …`
@@ -305,6 +342,47 @@ pub fn run(cli: Cli) -> Result<()> {
                 log_filter: args.log_filter,
             };
             crate::run::run(&args.home, &overrides)
+        }
+        Command::Backup(args) => {
+            let overrides = crate::config::Overrides {
+                data_dir: args.data_dir,
+                ..Default::default()
+            };
+            let m = crate::backup::backup(&args.home, &overrides, &args.out)?;
+            say(format_args!(
+                "backup of {} at height {} ({}) in {}: db/ (a checkpoint, checked), config.toml, spec.json, {}; the keys are not in it",
+                m.validator,
+                m.height,
+                m.hash,
+                args.out.display(),
+                crate::backup::MANIFEST
+            ))
+        }
+        Command::Restore(args) => {
+            let overrides = crate::config::Overrides {
+                data_dir: args.data_dir,
+                ..Default::default()
+            };
+            let r = crate::backup::restore(&args.from, &args.home, &overrides, args.force)?;
+            if let Some(aside) = &r.moved_aside {
+                say(format_args!(
+                    "the database there before is in {}",
+                    aside.display()
+                ))?;
+            }
+            say(format_args!(
+                "restored {}'s database at height {} ({}) into {}; start the node to catch up with the network",
+                r.manifest.validator,
+                r.manifest.height,
+                r.manifest.hash,
+                r.db.display()
+            ))?;
+            if !r.signer_record {
+                eprintln!(
+                    "warning: this data directory holds no signer record (signer-state.json): start the validator only once the network has finalized past the height where it last ran, or it could sign twice at that height (docs/OPERATIONS.md, \"Backups and restore\")"
+                );
+            }
+            Ok(())
         }
         Command::Localnet(LocalnetArgs {
             action: Some(LocalnetAction::Restart { name, home }),

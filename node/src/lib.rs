@@ -4,6 +4,8 @@
 
 /// Block building and checking, from the runtime (no I/O).
 pub use accord_runtime::chain;
+pub mod admin;
+pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -176,6 +176,8 @@ async fn run_async(config: Config) -> Result<()> {
     private_dir(&config.data_dir)?;
     let paths = DataPaths::new(&config.data_dir);
     let storage = Arc::new(open_storage(&paths.db, &spec)?);
+    // The database's lock is held: the socket of an earlier run can be replaced.
+    let _admin = crate::admin::spawn(&config.data_dir, Arc::clone(&storage))?;
     let (wal, recovered) = Wal::open(&paths.wal)?;
     if recovered.torn_bytes > 0 {
         warn!(

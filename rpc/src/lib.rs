@@ -9,6 +9,7 @@
 //!   methods.rs  every method's parameters: strict shape checks and the OpenRPC document
 //!   server/     the traits over a Backend; limits; subscriptions with resume cursors
 //!   rest.rs     /api/devops/* (the original REST API), /health, /ready, /metrics
+//!   explorer.rs /explorer: the page (rpc/explorer/) that browses the chain and checks proofs
 //!   backend.rs  the narrow traits the node implements (chain, state, pool, node, commits)
 //!   verify.rs   event and state proofs checked against a trusted validator set
 //! ```
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod backend;
 pub mod error;
+pub mod explorer;
 pub mod methods;
 pub mod rest;
 pub mod server;

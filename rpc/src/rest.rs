@@ -8,6 +8,7 @@
 //!   POST /api/devops/pipeline-actions/{id}/execute   {"transaction": "0x…"}: a signed Execute
 //!   GET  /health   the process is up        GET /ready   synced, peers, not halted
 //!   GET  /metrics  Prometheus text format
+//!   GET  /explorer, /explorer/{file}   the explorer page (explorer.rs)
 //!   kind: pipeline-actions | infrastructure-changes | documentation-changes | roadmap-changes
 //! ```
 //!
@@ -405,13 +406,16 @@ fn router(rest: Rest) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .merge(crate::explorer::routes())
         .fallback(unknown)
         .with_state(rest)
 }
 
 /// Whether a path is served by the REST router rather than JSON-RPC.
 fn is_rest(path: &str) -> bool {
-    path.starts_with("/api/") || matches!(path, "/health" | "/ready" | "/metrics")
+    path.starts_with("/api/")
+        || matches!(path, "/health" | "/ready" | "/metrics")
+        || crate::explorer::is_explorer(path)
 }
 
 /// The HTTP layer that sends REST paths to the router and everything else to JSON-RPC.

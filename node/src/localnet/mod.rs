@@ -301,6 +301,12 @@ pub fn run(home: &Path, shape: Shape, fresh: bool, signing_every: Option<Duratio
             node.home.join("node.log").display()
         ));
     }
+    if let Some(first) = nodes.first() {
+        say(format_args!(
+            "explorer: {}/explorer (any node's RPC URL serves it)",
+            first.rpc
+        ));
+    }
     say("press Ctrl-C to stop every node");
 
     let stop = signal_flag()?;

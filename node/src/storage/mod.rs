@@ -240,6 +240,23 @@ impl Storage {
         })
     }
 
+    /// Writes a consistent copy of the database, as it is now, into `dir` (which must not
+    /// exist yet): a RocksDB checkpoint, whose table files are hard links when `dir` is
+    /// on the same file system and copies otherwise. Every block's commit is one atomic
+    /// write, so the copy holds whole blocks only. It can be opened as a database of its
+    /// own (`accord restore` puts it in a node's data directory).
+    pub fn checkpoint(&self, dir: &Path) -> Result<()> {
+        let failed = |reason: String| StorageError::Database {
+            operation: format!("checkpoint into {}", dir.display()),
+            reason,
+        };
+        let checkpoint =
+            rocksdb::checkpoint::Checkpoint::new(&self.db).map_err(|e| failed(e.into_string()))?;
+        checkpoint
+            .create_checkpoint(dir)
+            .map_err(|e| failed(e.into_string()))
+    }
+
     /// The database directory.
     pub fn path(&self) -> &Path {
         &self.path

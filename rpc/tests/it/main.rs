@@ -4,6 +4,7 @@
 
 mod api;
 mod docs;
+mod explorer;
 mod limits;
 mod proofs;
 mod rest;

@@ -26,6 +26,12 @@ mod slow {
         let nodes = procstat::node_processes(&net.home);
         let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ALL, "{nodes:?}");
+        assert!(
+            net.printed()
+                .contains(&format!("explorer: {}/explorer", target.rpc[0])),
+            "{}",
+            net.diagnostics()
+        );
         // Every region agrees on every block, and localnet says who signs.
         net.wait_printed(
             "quorum regional: more than 2/3 of all validators' power and of each region's power",

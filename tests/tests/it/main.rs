@@ -4,9 +4,11 @@
 
 mod agent;
 mod api;
+mod backup;
 mod boundaries;
 mod byzantine;
 mod deploy;
+mod explorer;
 mod faults;
 mod loadgen;
 mod localnet;

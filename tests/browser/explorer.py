@@ -1,0 +1,348 @@
+"""The explorer in headless Chromium, driven through ChromeDriver.
+
+    python explorer.py --url http://127.0.0.1:9944 --proposal 1 --screenshots DIR
+                       [--vectors vectors.json]
+
+Opens /explorer on a running node and checks what the page shows: the head growing
+live, the validators of every region, a proposal under its kind and status filters,
+its per-region tallies, its timeline with every event proof verified in the browser,
+proofs with a tampered receipt, signature, chain, validator set, header or quorum
+refused by the page's own verify function, BLAKE3 against vectors computed by the
+Rust implementation, an unknown proposal and an unreachable node shown as such.
+Saves a screenshot of each view in DIR. Exits non-zero with the failed check.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def browser(profile):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
+    ]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+class Page:
+    def __init__(self, driver, base, shots):
+        self.d = driver
+        self.base = base.rstrip("/")
+        self.shots = shots
+
+    def go(self, fragment):
+        self.d.get(f"{self.base}/explorer{fragment}")
+
+    def wait(self, what, condition, timeout=30):
+        try:
+            return WebDriverWait(self.d, timeout, poll_frequency=0.2).until(lambda d: condition())
+        except TimeoutException:
+            self.shot("failed")
+            banner = self.text("#error")
+            raise AssertionError(f"timed out waiting for {what} (error banner: {banner!r})")
+
+    def find(self, css):
+        return self.d.find_elements(By.CSS_SELECTOR, css)
+
+    def text(self, css):
+        found = self.find(css)
+        return found[0].text if found else ""
+
+    def js(self, script, *args):
+        """Runs an async function body (`args` as `args`); its result, or raises."""
+        wrapped = (
+            "const done = arguments[arguments.length - 1];"
+            "const args = Array.from(arguments).slice(0, -1);"
+            f"(async () => {{ {script} }})().then(r => done({{ok: r}}), e => done({{error: String(e && e.stack || e)}}));"
+        )
+        answer = self.d.execute_async_script(wrapped, *args)
+        if "error" in answer:
+            raise AssertionError(f"script failed: {answer['error']}")
+        return answer["ok"]
+
+    def shot(self, name):
+        """A screenshot of the whole page, not only the window."""
+        width, height = self.d.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+        )
+        self.d.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1400, "height": min(int(height), 8000), "deviceScaleFactor": 1, "mobile": False},
+        )
+        path = os.path.join(self.shots, f"{name}.png")
+        self.d.save_screenshot(path)
+        self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        print(f"screenshot {path}")
+        return path
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def chain_view(p):
+    p.go("#/")
+    p.wait("the head height", lambda: p.text("#head-height").isdigit())
+    p.wait("recent blocks", lambda: len(p.find("#blocks tbody tr")) > 0)
+    first = int(p.text("#head-height"))
+    top = int(p.find("#blocks tbody tr")[0].get_attribute("data-height"))
+    p.wait("the WebSocket", lambda: p.text("#live") == "live")
+    # New blocks arrive over the WebSocket, without a reload.
+    marker = p.js("document.body.dataset.loaded = 'once'; return 1;")
+    p.wait("the head to grow live", lambda: int(p.text("#head-height")) >= first + 3)
+    p.wait("new rows", lambda: int(p.find("#blocks tbody tr")[0].get_attribute("data-height")) >= top + 3)
+    check(p.js("return document.body.dataset.loaded;") == "once", "the page reloaded")
+    check(marker == 1, "scripts do not run")
+    # Validators of both regions, with the signatures of the last certificates.
+    for region in ["eu", "us"]:
+        rows = p.find(f'.region[data-region="{region}"] tbody tr')
+        check(len(rows) == 2, f"region {region}: {len(rows)} validators listed")
+        signed = p.find(f'.region[data-region="{region}"] td.signed')
+        check(len(signed) > 0, f"region {region}: no signature marks")
+    names = [r.get_attribute("data-validator") for r in p.find(".region tbody tr")]
+    check(sorted(names) == ["eu-1", "eu-2", "us-1", "us-2"], f"validators {names}")
+    grown = int(p.text("#head-height"))
+    print(f"chain view: head {first} -> {grown} live; validators {sorted(names)}")
+    p.shot("chain")
+
+
+def proposals_view(p, proposal, kind, status):
+    p.go("#/proposals")
+    p.wait("the proposal list", lambda: len(p.find(f'#proposal-list tr[data-id="{proposal}"]')) == 1)
+    # Filter through the form: the route follows, the list is the filtered one.
+    Select(p.find("#filter-kind")[0]).select_by_value(kind)
+    p.wait("the kind filter in the route", lambda: f"kind={kind}" in p.d.current_url)
+    Select(p.find("#filter-status")[0]).select_by_value(status)
+    p.wait("the status filter in the route", lambda: f"status={status}" in p.d.current_url)
+    p.wait("the filtered list", lambda: "matching" in p.text("#proposal-count"))
+    rows = p.find("#proposal-list tbody tr")
+    check(any(r.get_attribute("data-id") == str(proposal) for r in rows), f"proposal {proposal} not under kind={kind} status={status}")
+    check(all(r.get_attribute("data-kind") == kind and r.get_attribute("data-status") == status for r in rows), "a row outside the filter")
+    p.shot("proposals")
+    # Another kind, and another region, do not list it.
+    p.go(f"#/proposals?kind=pipeline_action&status={status}")
+    p.wait("the other kind's list", lambda: "matching kind = pipeline action" in p.text("#proposal-count"))
+    check(not p.find(f'#proposal-list tr[data-id="{proposal}"]'), "listed under another kind")
+    p.go(f"#/proposals?kind={kind}&region=eu")
+    p.wait("the region's list", lambda: "region = eu" in p.text("#proposal-count"))
+    check(p.find(f'#proposal-list tr[data-id="{proposal}"]'), "not listed under its region eu")
+    print(f"proposals view: #{proposal} under kind={kind} status={status}, region=eu; not under pipeline_action")
+
+
+def proposal_view(p, proposal, state):
+    p.go(f"#/proposal/{proposal}")
+    p.wait("the tallies", lambda: len(p.find(".tally[data-region]")) == 2)
+    for region in ["eu", "us"]:
+        card = p.text(f'.tally[data-region="{region}"]')
+        check("yes 2" in card and "of 2 voters" in card, f"{region} tally: {card!r}")
+        check("turnout" in card and "approval" in card and "reached" in card, f"{region} tally: {card!r}")
+    p.wait("the timeline", lambda: len(p.find("#timeline > li")) >= 6)
+    p.wait("every proof checked", lambda: not p.find('#timeline .proof[data-state="pending"]'), timeout=60)
+    items = p.find("#timeline > li")
+    types = [i.get_attribute("data-type") for i in items]
+    check(types[0] == "proposal_submitted", f"timeline starts with {types[0]}")
+    check(types.count("vote_cast") == 4, f"timeline {types}")
+    statuses = [i.text for i in items if i.get_attribute("data-type") == "status_changed"]
+    check(any("approved" in s for s in statuses), f"no approval in {statuses}")
+    if state["status"]["status"] == "succeeded":
+        # Executed by the agents: each region's phase requested, claimed and reported.
+        for region in ["eu", "us"]:
+            for kind, words in [
+                ("execution_requested", f"Phase 1 of 1 requested in {region}"),
+                ("execution_claimed", f"Phase 1 of 1 claimed in {region}"),
+                ("execution_reported", f"Receipt: phase 1 of 1 in {region} succeeded"),
+            ]:
+                check(any(i.get_attribute("data-type") == kind and words in i.text for i in items), f"no {words!r} in the timeline")
+        check(any("succeeded" in s for s in statuses), f"no success in {statuses}")
+    failed = [m.text for m in p.find('#timeline .proof[data-state="failed"]')]
+    check(not failed, f"proofs failed: {failed}")
+    marks = [m.text for m in p.find('#timeline .proof[data-state="verified"]')]
+    check(len(marks) == len(items), f"{len(marks)} of {len(items)} verified")
+    check(all(m.startswith("verified ✓ (") and "signatures, quorum" in m for m in marks), f"marks {marks}")
+    summary = p.text("#proof-summary")
+    check("verified ✓" in summary and f"{len(items)} of {len(items)} event proofs" in summary, summary)
+    # The details of one proof: the path, the root, the block and who signed.
+    p.find("#timeline > li details summary")[1].click()
+    detail = p.text("#timeline > li:nth-child(2) details ul")
+    check("receipts root" in detail and "signed by" in detail, detail)
+    print(f"proposal view: {len(items)} events {types}; {summary}")
+    p.shot("proposal")
+
+
+TAMPER = r"""
+const x = window.accordExplorer;
+const [cursor] = args;
+const proof = await x.call('gov_getEventProof', [cursor]);
+const chain = (await x.call('system_version')).chain_id;
+const view = await x.call('chain_getValidators', [proof.header.height]);
+const outcome = async (p, c, v) => {
+  try { return 'ok: ' + x.describe(await x.verifyEventProof(p, c, x.validatorSet(v))); }
+  catch (e) { return e instanceof x.ProofError ? 'refused: ' + e.check + ': ' + e.message : 'threw: ' + e; }
+};
+const copy = (o) => JSON.parse(JSON.stringify(o));
+const results = {};
+results.honest = await outcome(proof, chain, view);
+let t = copy(proof); t.receipt.events[0].choice = t.receipt.events[0].choice === 'yes' ? 'no' : 'yes';
+results.receipt = await outcome(t, chain, view);
+t = copy(proof); t.receipt.outcome = {result: 'failed', code: 'unauthorized', message: 'x'};
+results.outcome = await outcome(t, chain, view);
+t = copy(proof); t.path.siblings[0] = '0x' + '00'.repeat(32);
+results.path = await outcome(t, chain, view);
+t = copy(proof); const s = t.certificate.signatures[0].signature;
+t.certificate.signatures[0].signature = s.slice(0, 10) + (s[10] === '0' ? '1' : '0') + s.slice(11);
+results.signature = await outcome(t, chain, view);
+t = copy(proof); t.certificate.signatures = t.certificate.signatures.slice(0, 2);
+results.quorum = await outcome(t, chain, view);
+t = copy(proof); t.header.state_root = '0x' + '11'.repeat(32);
+results.header = await outcome(t, chain, view);
+results.chain = await outcome(proof, chain + '-other', view);
+const v = copy(view); v.regions[0].validators[0].power = '11';
+results.set = await outcome(proof, chain, v);
+t = copy(proof); t.cursor = cursor.replace(/:(\d+)$/, ':7');
+results.event = await outcome(t, chain, view);
+return results;
+"""
+
+EXPECTED = {
+    "receipt": "refused: receipt path",
+    "outcome": "refused: receipt path",
+    "path": "refused: receipt path",
+    "signature": "refused: signatures",
+    "quorum": "refused: quorum",
+    "header": "refused: certificate",
+    "chain": "refused: chain",
+    "set": "refused: validator set",
+    "event": "refused: event",
+}
+
+
+def tampered_proofs(p):
+    cursor = [i for i in p.find("#timeline > li") if i.get_attribute("data-type") == "vote_cast"][0].get_attribute("data-cursor")
+    results = p.js(TAMPER, cursor)
+    check(results["honest"].startswith("ok: verified ✓ (4 of 4 signatures, quorum 3)"), f"honest proof: {results['honest']}")
+    for name, prefix in EXPECTED.items():
+        check(results[name].startswith(prefix), f"tampered {name}: {results[name]} (expected {prefix})")
+    print(f"tampered proofs of {cursor} refused: " + "; ".join(f"{k} -> {results[k].split(':')[1].strip()}" for k in EXPECTED))
+
+
+def blake3_vectors(p, path):
+    official_empty = "0xaf1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+    got = p.js("return window.accordExplorer.toHex(window.accordExplorer.blake3(new Uint8Array(0)));")
+    check(got == official_empty, f"blake3('') = {got}")
+    count = 1
+    if path:
+        with open(path) as f:
+            vectors = json.load(f)
+        got = p.js(
+            "const x = window.accordExplorer;"
+            "return args[0].map(v => x.toHex(x.hash(v.tag, Uint8Array.from({length: v.len}, (_, i) => i % 251))));",
+            vectors,
+        )
+        for vector, value in zip(vectors, got):
+            check(value == vector["hash"], f"H({vector['tag']!r}, {vector['len']} bytes) = {value}, Rust says {vector['hash']}")
+        count += len(vectors)
+    print(f"blake3: {count} vectors equal")
+
+
+def block_view(p, proposal):
+    height = p.find("#timeline > li")[0].get_attribute("data-cursor").split(":")[0]
+    p.go(f"#/block/{height}")
+    p.wait("the block", lambda: p.text("#block").startswith(f"Block {height}"))
+    cert = p.text("#certificate")
+    check("validators signed" in cert and cert.count("✓") >= 3, cert)
+    receipts = p.text("#receipts")
+    check("submit proposal" in receipts and f"#{proposal}" in receipts, receipts)
+    print(f"block view: block {height} with its certificate and receipts")
+    p.shot("block")
+
+
+def errors(p):
+    p.go("#/proposal/999999")
+    p.wait("the unknown proposal", lambda: "No proposal 999999" in p.text("#not-found"))
+    p.shot("unknown-proposal")
+    # The node goes away (the browser offline): said in the banner, not a blank page.
+    p.d.execute_cdp_cmd("Network.enable", {})
+    p.d.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    p.d.execute_script("location.hash = '#/proposals?kind=roadmap_change'")
+    p.wait("the unreachable node", lambda: "Node unreachable" in p.text("#error"))
+    check("retry" in p.text("#view"), "no retry offered")
+    p.shot("unreachable")
+    p.d.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    p.find("#view button")[0].click()
+    p.wait("the page again", lambda: "matching kind = roadmap change" in p.text("#proposal-count"))
+    check(not p.find("#error")[0].is_displayed(), "the banner stayed")
+    print("errors: unknown proposal and unreachable node shown; recovered")
+
+
+def console(p):
+    """Messages of the browser console so far: none may be a policy violation or an error."""
+    bad = []
+    for entry in p.d.get_log("browser"):
+        message = entry.get("message", "")
+        if "Content Security Policy" in message or entry.get("level") == "SEVERE":
+            bad.append(message)
+    check(not bad, f"console: {bad}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--proposal", type=int, required=True)
+    parser.add_argument("--screenshots", required=True)
+    parser.add_argument("--vectors")
+    args = parser.parse_args()
+    os.makedirs(args.screenshots, exist_ok=True)
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="accord-chromium-") as profile:
+        driver = browser(profile)
+        driver.set_script_timeout(60)
+        p = Page(driver, args.url, args.screenshots)
+        try:
+            chain_view(p)
+            state = p.js("return (await window.accordExplorer.call('gov_getProposal', [args[0]])).state;", args.proposal)
+            proposals_view(p, args.proposal, state["kind"], state["status"]["status"])
+            proposal_view(p, args.proposal, state)
+            tampered_proofs(p)
+            blake3_vectors(p, args.vectors)
+            block_view(p, args.proposal)
+            console(p)
+            errors(p)
+        except AssertionError as failure:
+            print(f"FAILED: {failure}", file=sys.stderr)
+            for entry in driver.get_log("browser"):
+                print(f"console: {entry.get('level')} {entry.get('message')}", file=sys.stderr)
+            return 1
+        finally:
+            driver.quit()
+    print(f"explorer: every check passed in {time.time() - started:.1f} s; screenshots in {args.screenshots}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
