@@ -259,7 +259,7 @@ mod tests {
 
         let refused = |answer: Option<Response>, words: &str| match answer {
             Some(Response::Error(message)) => {
-                assert!(message.contains(words), "{message:?} lacks {words:?}")
+                assert!(message.contains(words), "{message:?} lacks {words:?}");
             }
             other => panic!("{other:?}"),
         };

@@ -11,6 +11,9 @@
 //!                                       subscriptions
 //!   a scrape ─► refresh() ─────────────► round, syncing, halted, peers by region, mempool,
 //!                                       database bytes by column family, block cache
+//!   a scrape ─► DoraCollector ─────────► accord_dora_*: the delivery metrics' all-time
+//!                                       buckets, read from the database (right after a
+//!                                       restart too)
 //! ```
 //!
 //! Names follow Prometheus' rules: `accord_` prefix, base units (seconds, bytes),
@@ -164,6 +167,91 @@ pub struct Metrics {
     known: Mutex<BTreeMap<ProposalId, (ProposalKind, String)>>,
     offenders: Mutex<BTreeSet<PublicKey>>,
     sources: Mutex<Option<Sources>>,
+    dora: Arc<DoraCollector>,
+}
+
+/// The `accord_dora_*` metrics, read on each scrape from the all-time buckets the
+/// database keeps with every block (`accord_runtime::delivery`).
+#[derive(Debug, Default)]
+struct DoraCollector {
+    storage: Mutex<Option<Arc<Storage>>>,
+}
+
+impl prometheus_client::collector::Collector for DoraCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::metrics::MetricType;
+        let Some(storage) = self.storage.lock().clone() else {
+            return Ok(());
+        };
+        let Ok((_, totals)) = storage.delivery_totals() else {
+            return Ok(());
+        };
+        let labels = |region: &accord_types::RegionId, kind: ProposalKind| -> Labels {
+            vec![
+                ("region".to_owned(), region.as_str().to_owned()),
+                ("kind".to_owned(), snake(&kind)),
+            ]
+        };
+        type Count = fn(&accord_runtime::delivery::Bucket) -> u64;
+        let counters: [(&str, &str, Count); 3] = [
+            (
+                "accord_dora_deployments",
+                "Deployments (a proposal's last phase reported succeeded in the region), by region and kind",
+                |b| b.deployments,
+            ),
+            (
+                "accord_dora_changes_executed",
+                "Change executions concluded in a region (deployed, failed or rolled back), each once, by region and kind",
+                |b| b.executed,
+            ),
+            (
+                "accord_dora_changes_failed",
+                "Change executions that failed (a phase reported failed) or were rolled back, each once, by region and kind",
+                |b| b.failed,
+            ),
+        ];
+        for (name, help, count) in counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for entry in &totals {
+                let set = labels(&entry.region, entry.kind);
+                let metric = family.encode_family(&set)?;
+                prometheus_client::encoding::EncodeMetric::encode(
+                    &prometheus_client::metrics::counter::ConstCounter::new(count(&entry.bucket)),
+                    metric,
+                )?;
+            }
+        }
+        type Times = fn(&accord_runtime::delivery::Bucket) -> (u64, u64);
+        let histograms: [(&str, &str, Times); 2] = [
+            (
+                "accord_dora_lead_time_seconds",
+                "Lead time of deployments, from the block of the proposal's submission to the block of the deployment, by region and kind",
+                |b| (b.lead_time_ms_sum, b.lead_time_count),
+            ),
+            (
+                "accord_dora_restore_seconds",
+                "Time to restore: from a failure in a region to the next deployment there of the same target, by region and the restoring change's kind",
+                |b| (b.restore_ms_sum, b.restore_count),
+            ),
+        ];
+        for (name, help, times) in histograms {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+            for entry in &totals {
+                let set = labels(&entry.region, entry.kind);
+                let (sum_ms, count) = times(&entry.bucket);
+                family.encode_family(&set)?.encode_histogram::<Labels>(
+                    sum_ms as f64 / 1000.0,
+                    count,
+                    &[(f64::INFINITY, count)],
+                    None,
+                )?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a scrape reads.
@@ -218,6 +306,7 @@ impl Metrics {
             known: Mutex::new(BTreeMap::new()),
             offenders: Mutex::new(BTreeSet::new()),
             sources: Mutex::new(None),
+            dora: Arc::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -341,6 +430,7 @@ impl Metrics {
             "Bytes held by the block cache the column families share",
             m.db_block_cache_bytes.clone(),
         );
+        r.register_collector(Box::new(Arc::clone(&m.dora)));
         Self { registry, ..m }
     }
 
@@ -355,6 +445,7 @@ impl Metrics {
 
     /// Sets what scrapes read.
     pub fn set_sources(&self, sources: Sources) {
+        *self.dora.storage.lock() = Some(Arc::clone(&sources.storage));
         *self.sources.lock() = Some(sources);
     }
 

@@ -8,9 +8,10 @@ use jsonrpsee::proc_macros::rpc;
 
 // The subscriptions' item types appear only in the generated client.
 use crate::types::{
-    AccountView, BlockId, BlockView, EventFilter, EventPage, EventProof, HeaderView, Health,
-    NodeStatus, ParamsView, PeerInfo, ProposalFilter, ProposalPage, ReceiptView, StateProofView,
-    StateTarget, SyncState, TallyView, TransactionStatus, ValidatorsView, Version,
+    AccountView, BlockId, BlockView, DeliveryBucket, DeliveryFilter, DeliveryMetrics, EventFilter,
+    EventPage, EventProof, HeaderView, Health, NodeStatus, ParamsView, PeerInfo, ProposalFilter,
+    ProposalPage, ReceiptView, StateProofView, StateTarget, SyncState, TallyView,
+    TransactionStatus, ValidatorsView, Version,
 };
 #[cfg(feature = "client")]
 use crate::types::{EventView, FinalizedBlock};
@@ -146,6 +147,16 @@ pub trait GovApi {
     /// A state record with its path to the state root of the head's header.
     #[method(name = "getStateProof", blocking)]
     fn state_proof(&self, target: StateTarget) -> RpcResult<StateProofView>;
+
+    /// Delivery (DORA) metrics of a period from finalized events: deployments and
+    /// their frequency, lead time, change failure rate and time to restore, by region
+    /// and kind, per day, week or the whole period.
+    #[method(name = "getDeliveryMetrics", blocking)]
+    fn delivery_metrics(
+        &self,
+        filter: Option<DeliveryFilter>,
+        bucket: Option<DeliveryBucket>,
+    ) -> RpcResult<DeliveryMetrics>;
 
     /// Governance events, filtered; with `after`, first every stored event behind that
     /// cursor, then live ones, with no gap and no duplicate. A subscriber that stops

@@ -1,7 +1,8 @@
 //! What the API reads and writes, as narrow traits the node implements.
 //!
 //! ```text
-//!   ChainReader   blocks, headers, certificates, receipts, the event log, validator sets
+//!   ChainReader   blocks, headers, certificates, receipts, the event log, validator sets,
+//!                 the delivery metrics' day buckets
 //!   StateReader   the state at the head, as one consistent snapshot
 //!   TxPool        submission and the fate of pending transactions
 //!   NodeInfo      status, peers, sync
@@ -13,6 +14,7 @@
 
 use std::sync::Arc;
 
+use accord_runtime::delivery::DayEntry;
 use accord_state::StateStore;
 use accord_types::{
     Block, CommitCertificate, Event, EventCursor, Hash, Header, Height, PublicKey, Receipt,
@@ -63,6 +65,9 @@ pub trait ChainReader: Send + Sync + 'static {
     ) -> BackendResult<Vec<(EventCursor, Event)>>;
     /// The validator set that decides `height`, when known.
     fn validator_set(&self, height: Height) -> BackendResult<Option<ValidatorSet>>;
+    /// The delivery metrics' day buckets of UTC days `from..=to` (days since
+    /// 1970-01-01) and the last height they count, read together.
+    fn delivery_days(&self, from: u32, to: u32) -> BackendResult<(Height, Vec<DayEntry>)>;
 }
 
 /// A consistent read of the state at one committed block.

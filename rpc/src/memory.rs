@@ -35,6 +35,8 @@ struct Inner {
     genesis_hash: Hash,
     blocks: Vec<Stored>,
     pool: Vec<Transaction>,
+    /// The delivery metrics, counted as each block is sealed.
+    delivery: accord_runtime::delivery::MemDelivery,
 }
 
 /// A chain in memory behind the API's traits.
@@ -77,6 +79,7 @@ impl MemoryNode {
                 genesis_hash: Hash::digest(accord_types::Domain::GENESIS, b"memory"),
                 blocks: Vec::new(),
                 pool: Vec::new(),
+                delivery: Default::default(),
             }),
             validators,
             keys,
@@ -186,6 +189,10 @@ impl MemoryNode {
             certificate: certificate.clone(),
             receipts: Arc::new(receipts.clone()),
         };
+        inner
+            .delivery
+            .apply(height, timestamp, &block.transactions, &receipts)
+            .unwrap();
         inner.blocks.push(Stored {
             block,
             certificate,
@@ -302,6 +309,16 @@ impl ChainReader for MemoryNode {
     fn validator_set(&self, height: Height) -> BackendResult<Option<ValidatorSet>> {
         let (head, _) = self.head()?;
         Ok((height.0 >= 1 && height <= head.saturating_add(1)).then(|| self.validators.clone()))
+    }
+
+    fn delivery_days(
+        &self,
+        from: u32,
+        to: u32,
+    ) -> BackendResult<(Height, Vec<accord_runtime::delivery::DayEntry>)> {
+        let inner = self.inner.lock();
+        let days = inner.delivery.days(from, to).map_err(BackendError::new)?;
+        Ok((Height(inner.blocks.len() as u64), days))
     }
 }
 

@@ -188,6 +188,17 @@ pub const METHODS: &[Method] = &[
         summary: "A state record with its path to the head's state root.",
     },
     Method {
+        name: "gov_getDeliveryMetrics",
+        params: &[
+            opt(
+                "filter",
+                "{region, kind, from, to}: from and to are UTC days YYYY-MM-DD, both included, at most 366 days (default: the 30 days ending on the head block's day)",
+            ),
+            opt("bucket", "day | week | total (default total)"),
+        ],
+        summary: "Delivery (DORA) metrics by region and kind: deployments, frequency, lead time, change failure rate, time to restore.",
+    },
+    Method {
         name: "gov_subscribeEvents",
         params: &[
             opt("filter", "{types, kinds, regions, proposals}"),

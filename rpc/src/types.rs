@@ -644,3 +644,111 @@ pub const STATUS_NAMES: [&str; 15] = [
     "ratified",
     "unratified",
 ];
+
+/// Longest period `gov_getDeliveryMetrics` answers for, in days.
+pub const MAX_DELIVERY_DAYS: u32 = 366;
+
+/// What `gov_getDeliveryMetrics` counts: one region and one kind, or all; UTC dates
+/// `from` and `to` (`YYYY-MM-DD`, both included; by default the 30 days ending on the
+/// day of the head block).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryFilter {
+    /// Only this region.
+    #[serde(default)]
+    pub region: Option<RegionId>,
+    /// Only this kind of proposal.
+    #[serde(default)]
+    pub kind: Option<ProposalKind>,
+    /// First UTC day, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Last UTC day, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// How `gov_getDeliveryMetrics` divides the period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryBucket {
+    /// One bucket per UTC day that has figures.
+    Day,
+    /// Seven-day buckets from `from` (the last one cut at `to`), those with figures.
+    Week,
+    /// One bucket: the whole period.
+    #[default]
+    Total,
+}
+
+/// The delivery (DORA) figures of one bucket. Times in seconds; a mean or a rate is
+/// `null` when there is nothing to divide by.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryFigures {
+    /// Deployments: a proposal's last phase reported succeeded in the region.
+    pub deployments: u64,
+    /// Deployments per day of the bucket.
+    pub deployments_per_day: f64,
+    /// Change executions concluded (deployed, failed or rolled back), each once.
+    pub executed: u64,
+    /// Change executions that failed or were rolled back, each once.
+    pub failed: u64,
+    /// `failed ÷ executed`.
+    pub change_failure_rate: Option<f64>,
+    /// Mean lead time (submission to deployment).
+    pub lead_time_mean_seconds: Option<f64>,
+    /// Longest lead time.
+    pub lead_time_max_seconds: Option<f64>,
+    /// Failures restored (the same target deployed again in the region).
+    pub restores: u64,
+    /// Mean time to restore.
+    pub time_to_restore_mean_seconds: Option<f64>,
+    /// Longest time to restore.
+    pub time_to_restore_max_seconds: Option<f64>,
+}
+
+/// One bucket of a series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryPeriod {
+    /// First UTC day.
+    pub from: String,
+    /// Last UTC day.
+    pub to: String,
+    /// Days in it.
+    pub days: u32,
+    /// Its figures.
+    #[serde(flatten)]
+    pub figures: DeliveryFigures,
+}
+
+/// The figures of one region and kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliverySeries {
+    /// The region.
+    pub region: RegionId,
+    /// The kind of proposal.
+    pub kind: ProposalKind,
+    /// Its buckets, in order.
+    pub buckets: Vec<DeliveryPeriod>,
+    /// The whole period.
+    pub total: DeliveryFigures,
+}
+
+/// The answer of `gov_getDeliveryMetrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryMetrics {
+    /// The last block counted.
+    pub height: Height,
+    /// First UTC day of the period.
+    pub from: String,
+    /// Last UTC day of the period.
+    pub to: String,
+    /// Days in the period.
+    pub days: u32,
+    /// How the period is divided.
+    pub bucket: DeliveryBucket,
+    /// One series per region and kind with figures in the period.
+    pub series: Vec<DeliverySeries>,
+    /// Every series together.
+    pub total: DeliveryFigures,
+}

@@ -52,6 +52,7 @@
 
 pub mod chain;
 mod db;
+pub mod delivery;
 pub mod error;
 pub(crate) mod exec;
 mod genesis;

@@ -136,6 +136,14 @@ impl ChainReader for NodeBackend {
         }
         self.storage.validator_set(height).map_err(db)
     }
+
+    fn delivery_days(
+        &self,
+        from: u32,
+        to: u32,
+    ) -> BackendResult<(Height, Vec<accord_runtime::delivery::DayEntry>)> {
+        self.storage.delivery_days(from, to).map_err(db)
+    }
 }
 
 impl StateReader for NodeBackend {

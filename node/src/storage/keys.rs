@@ -25,8 +25,12 @@ pub const META: &str = "meta";
 /// one entry per change).
 pub const VALIDATOR_SETS: &str = "validator_sets";
 
+/// Delivery (DORA) metrics: the aggregate of `accord_runtime::delivery`, under its
+/// own keys (day and all-time buckets, tracked proposals, open failures, its height).
+pub const DELIVERY: &str = "delivery";
+
 /// Every column family the node uses.
-pub const COLUMN_FAMILIES: [&str; 10] = [
+pub const COLUMN_FAMILIES: [&str; 11] = [
     HEADERS,
     BLOCKS,
     BLOCK_HASHES,
@@ -37,6 +41,7 @@ pub const COLUMN_FAMILIES: [&str; 10] = [
     EVENTS,
     META,
     VALIDATOR_SETS,
+    DELIVERY,
 ];
 
 /// `meta` key of the chain id (borsh `ChainId`).

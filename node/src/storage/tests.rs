@@ -69,13 +69,27 @@ struct Decided {
 /// that the in-memory chain computes the same, and builds the block and a certificate
 /// signed by every test validator.
 fn next_block(storage: &Storage, chain: &mut TestChain, txs: Vec<Transaction>) -> Decided {
+    next_block_with(storage, chain, txs, Vec::new())
+}
+
+/// [`next_block`], with `extra` events appended to its end-of-block receipt.
+fn next_block_with(
+    storage: &Storage,
+    chain: &mut TestChain,
+    txs: Vec<Transaction>,
+    extra: Vec<Event>,
+) -> Decided {
     let head = storage.head().unwrap().unwrap();
     let ctx = chain.context();
-    let outcome = execute_block(&storage.state_store(), &ctx, &txs).unwrap();
+    let mut outcome = execute_block(&storage.state_store(), &ctx, &txs).unwrap();
     let in_memory = chain.block_with(&ctx, &txs);
     assert_eq!(outcome.state_root, in_memory.state_root);
     assert_eq!(outcome.batch, in_memory.batch);
     assert_eq!(outcome.receipts, in_memory.receipts);
+    if !extra.is_empty() {
+        outcome.receipts.last_mut().unwrap().events.extend(extra);
+        outcome.receipts_root = accord_types::receipt::receipts_root(&outcome.receipts);
+    }
     let last_commit = match head.height {
         Height(0) => None,
         height => storage.certificate(height).unwrap(),
@@ -962,3 +976,5 @@ fn a_state_snapshot_keeps_its_moment_across_commits() {
     assert!(snapshot.write(&batch).is_err());
     assert_eq!(live.get(b"x").unwrap(), None);
 }
+
+mod delivery;

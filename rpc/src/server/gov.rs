@@ -18,9 +18,10 @@ use super::RpcApi;
 use crate::api::GovApiServer;
 use crate::error::{invalid, node_error, not_found, refused};
 use crate::types::{
-    event_proposal, event_region, event_type, status_name, AccountView, EventFilter, EventPage,
-    EventProof, EventView, ParamsView, ProposalFilter, ProposalPage, RegionTally, StateProofView,
-    StateTarget, TallyView, DEFAULT_PAGE, EVENT_TYPES, MAX_PAGE, STATUS_NAMES,
+    event_proposal, event_region, event_type, status_name, AccountView, DeliveryBucket,
+    DeliveryFilter, DeliveryMetrics, EventFilter, EventPage, EventProof, EventView, ParamsView,
+    ProposalFilter, ProposalPage, RegionTally, StateProofView, StateTarget, TallyView,
+    DEFAULT_PAGE, EVENT_TYPES, MAX_PAGE, STATUS_NAMES,
 };
 
 /// How far beyond this node's head a cursor may point (a client resuming here from a
@@ -462,6 +463,14 @@ impl GovApiServer for RpcApi {
             header,
             certificate,
         })
+    }
+
+    fn delivery_metrics(
+        &self,
+        filter: Option<DeliveryFilter>,
+        bucket: Option<DeliveryBucket>,
+    ) -> RpcResult<DeliveryMetrics> {
+        self.delivery_metrics_blocking(filter, bucket)
     }
 
     fn state_proof(&self, target: StateTarget) -> RpcResult<StateProofView> {

@@ -14,6 +14,7 @@
 //! ```
 
 mod chain;
+mod delivery;
 mod gov;
 pub(crate) mod limit;
 mod middleware;

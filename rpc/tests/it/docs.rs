@@ -141,6 +141,20 @@ async fn the_examples_in_rpc_md_are_answers_of_a_test_run() {
             serde_json::to_string_pretty(&notification).unwrap()
         ));
     }
+    // Delivery metrics: three changes in eu and us (events as the runtime emits them,
+    // one block a second), one deployed in both regions, one failing in eu, one
+    // deployed in eu then rolled back there because us failed it.
+    delivery_history(&fixture);
+    let params = r#"[{"region": "eu"}, "total"]"#;
+    let answer = raw(fixture.addr, "gov_getDeliveryMetrics", Some(params))
+        .await
+        .unwrap_or_else(|e| panic!("gov_getDeliveryMetrics: {e}"));
+    let request: Value = serde_json::from_str(params).unwrap();
+    text.push_str(&format!(
+        "### `gov_getDeliveryMetrics`\n\n```json\n{}\n```\n\n```json\n{}\n```\n\n",
+        serde_json::to_string(&serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "gov_getDeliveryMetrics", "params": request })).unwrap(),
+        serde_json::to_string_pretty(&serde_json::json!({ "jsonrpc": "2.0", "id": 1, "result": shorten(&answer) })).unwrap()
+    ));
     for method in METHODS {
         let covered = text.contains(&format!("### `{}`", method.name))
             || method.name.contains("unsubscribe")
@@ -164,4 +178,126 @@ async fn the_examples_in_rpc_md_are_answers_of_a_test_run() {
         document == generated,
         "docs/RPC.md's examples are not this run's answers; ACCORD_WRITE_RPC_DOCS=1 cargo test -p accord-rpc rewrites them"
     );
+}
+
+/// Blocks of execution events for proposals #101 to #103 (submitted, executed, failed
+/// and rolled back), committed one a second.
+pub(crate) fn delivery_history(fixture: &Fixture) {
+    use accord_types::governance::{ExecutionOutcome, ProposalKind, ProposalStatus, RiskLevel};
+    use accord_types::{Event, Hash, Height, ProposalId};
+    let region = accord_runtime::test_utils::region;
+    let agent = key("eu-agent-1").public();
+    let submitted = |id: u64, kind: ProposalKind| Event::ProposalSubmitted {
+        proposal: ProposalId(id),
+        kind,
+        tier: RiskLevel::Low,
+        regions: vec![region("eu"), region("us")],
+        voting_ends: Height(100),
+    };
+    let report = |id: u64, r: &str, outcome: ExecutionOutcome| Event::ExecutionReported {
+        proposal: ProposalId(id),
+        region: region(r),
+        phase: 0,
+        agent,
+        outcome,
+    };
+    let failed = || ExecutionOutcome::Failed {
+        reason: "health check failed".to_owned(),
+    };
+    let status = |id: u64, status: ProposalStatus| Event::StatusChanged {
+        proposal: ProposalId(id),
+        status,
+        reason: String::new(),
+    };
+    let node = &fixture.node;
+    node.commit_events(vec![
+        submitted(101, ProposalKind::PipelineAction),
+        submitted(102, ProposalKind::PipelineAction),
+        submitted(103, ProposalKind::DocumentationChange),
+    ]);
+    node.commit_events(vec![report(101, "eu", ExecutionOutcome::Succeeded)]);
+    node.commit_events(vec![
+        report(101, "us", ExecutionOutcome::Succeeded),
+        status(101, ProposalStatus::Succeeded),
+        report(102, "eu", failed()),
+        status(102, ProposalStatus::Failed),
+    ]);
+    node.commit_events(vec![report(103, "eu", ExecutionOutcome::Succeeded)]);
+    node.commit_events(vec![
+        report(103, "us", failed()),
+        status(103, ProposalStatus::Failed),
+        Event::RollbackRequested {
+            proposal: ProposalId(103),
+            region: region("eu"),
+            idempotency_key: Hash::ZERO,
+        },
+        status(103, ProposalStatus::RollingBack),
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_metrics_count_the_history_and_refuse_bad_periods() {
+    let fixture = Fixture::new().await;
+    delivery_history(&fixture);
+    let eu = raw(
+        fixture.addr,
+        "gov_getDeliveryMetrics",
+        Some(r#"[{"region": "eu"}]"#),
+    )
+    .await
+    .unwrap();
+    let total = &eu["total"];
+    assert_eq!(total["deployments"], 2, "{eu}");
+    assert_eq!(total["executed"], 3, "{eu}");
+    assert_eq!(total["failed"], 2, "{eu}");
+    assert_eq!(total["change_failure_rate"], 2.0 / 3.0, "{eu}");
+    assert_eq!(total["lead_time_mean_seconds"], 2.0, "{eu}");
+    assert_eq!(total["lead_time_max_seconds"], 3.0, "{eu}");
+    assert_eq!(eu["series"].as_array().unwrap().len(), 2, "{eu}");
+    assert_eq!(eu["days"], 30);
+    let by_day = raw(
+        fixture.addr,
+        "gov_getDeliveryMetrics",
+        Some(r#"{"filter": {"kind": "pipeline_action"}, "bucket": "day"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_day["total"]["deployments"], 2, "{by_day}");
+    assert_eq!(by_day["total"]["failed"], 1, "{by_day}");
+    for series in by_day["series"].as_array().unwrap() {
+        assert_eq!(series["kind"], "pipeline_action");
+        assert_eq!(series["buckets"][0]["days"], 1);
+    }
+    for (params, words) in [
+        (r#"[{"from": "2024-02-30"}]"#, "has no such day"),
+        (r#"[{"from": "yesterday"}]"#, "YYYY-MM-DD"),
+        (
+            r#"[{"from": "2024-01-01", "to": "2025-01-01"}]"#,
+            "at most 366 days",
+        ),
+        (
+            r#"[{"from": "2024-01-02", "to": "2024-01-01"}]"#,
+            "before from",
+        ),
+        (r#"[{"region": "EU"}]"#, "region"),
+        (r#"[{"kind": "deploy"}]"#, "unknown variant"),
+        (r#"[{"since": "2024-01-01"}]"#, "unknown field"),
+        (r#"[null, "month"]"#, "unknown variant"),
+        (r#"[null, "day", 3]"#, "takes 2 parameter(s)"),
+    ] {
+        let error = raw(fixture.addr, "gov_getDeliveryMetrics", Some(params))
+            .await
+            .unwrap_err();
+        assert_eq!(error["code"], -32602, "{params}: {error}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(words), "{params}: {message}");
+    }
+    let year = raw(
+        fixture.addr,
+        "gov_getDeliveryMetrics",
+        Some(r#"[{"from": "2024-01-01", "to": "2024-12-31"}, "week"]"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(year["days"], 366);
 }

@@ -7,6 +7,7 @@ mod api;
 mod backup;
 mod boundaries;
 mod byzantine;
+mod delivery;
 mod deploy;
 mod explorer;
 mod faults;
