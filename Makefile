@@ -11,7 +11,7 @@ FUZZ_TARGET_DIR ?= $(HOME)/.cache/accord-fuzz-target
 # The fuzz-smoke loop reads PIPESTATUS.
 SHELL := /bin/bash
 
-.PHONY: run test demo deps check lint deny fmt fuzz-build fuzz-smoke bench soak bench-deps bench-micro
+.PHONY: run test demo dist deps check lint deny fmt fuzz-build fuzz-smoke bench soak bench-deps bench-micro
 
 deps:
 	@scripts/install-deps.sh
@@ -22,22 +22,36 @@ test: deps
 	$(CARGO) test --workspace --doc --quiet
 	$(CARGO) nextest run --workspace --profile ci
 
-## Build the release binary and start a local network: eight validators in two regions
-## under the regional quorum rule (each region's validators must agree), one process each
-## on loopback; prints every node's RPC URL, then who signs in each region. Ctrl-C stops
+## Build accord and start a local network: eight validators in two regions under the
+## regional quorum rule (each region's validators must agree), one process each on
+## loopback; prints every node's RPC URL, then who signs in each region. Ctrl-C stops
 ## them all. VALIDATORS, REGIONS and LOCALNET override the shape and the home directory.
+##
+## It builds with the dev profile, the build `make test` makes (the workspace-hack crate
+## gives every package the same dependency features), so after either the other compiles
+## none of the dependencies again, RocksDB's C++ above all. Dependencies are optimized in
+## that profile; an idle local network keeps the same pace as a release build, at more
+## CPU (TESTING.md, "Build times"). PROFILE=release builds and runs the release binary.
 VALIDATORS ?= 8
 REGIONS ?= 2
+PROFILE ?= dev
+BIN_DIR = $(CARGO_TARGET_DIR)/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
 run: deps
-	$(CARGO) build --release -p accord-node
-	$(CARGO_TARGET_DIR)/release/accord localnet --validators $(VALIDATORS) --regions $(REGIONS) --home $(LOCALNET)
+	$(CARGO) build --profile $(PROFILE) -p accord-node
+	$(BIN_DIR)/accord localnet --validators $(VALIDATORS) --regions $(REGIONS) --home $(LOCALNET)
 
 ## Build, start a local network with a deploy agent per region, and narrate one phased
 ## cross-region change from proposal to receipts (scripts/demo.sh); stops by itself.
 demo: deps
-	$(CARGO) build --release -p accord-node
-	$(CARGO) build --release -p accord-agent
-	scripts/demo.sh release
+	$(CARGO) build --profile $(PROFILE) -p accord-node -p accord-agent
+	ACCORD=$(BIN_DIR)/accord AGENT=$(BIN_DIR)/accord-agent scripts/demo.sh
+
+## The binaries an operator installs: accord and accord-agent in release, stripped, with
+## their debug symbols apart (NAME.debug, linked by .gnu_debuglink) and SHA256SUMS, in
+## DIST (default dist/).
+DIST ?= dist
+dist: deps
+	scripts/dist.sh $(DIST)
 
 check:
 	$(CARGO) check --workspace --all-targets

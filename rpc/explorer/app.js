@@ -3,6 +3,8 @@
 //   #/proposals?kind=&status=&region=    proposals, filtered
 //   #/proposal/ID                        tally per region, timeline, event proofs verified here
 //   #/block/H                            header, certificate, transactions and receipts
+//   #/delivery?region=&kind=&from=&to=&bucket=
+//                                        delivery (DORA) figures of a period, by region and kind
 
 import { call, batch, Live, RpcError, Unreachable } from './rpc.js';
 import {
@@ -439,6 +441,195 @@ async function blockView(view, height) {
         }))));
 }
 
+// ---- #/delivery ----
+
+const DAY_MS = 86400000;
+const BUCKETS = ['total', 'day', 'week'];
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** An SVG element (attributes only: the policy allows no inline style). */
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) if (value !== undefined && value !== null) node.setAttribute(key, value);
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Seconds as the two largest units, such as "2 h 5 min" or "45 s"; '–' for none. */
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return '–';
+  const s = Number(seconds);
+  if (s < 10) return `${Math.round(s * 10) / 10} s`;
+  const total = Math.round(s);
+  if (total < 60) return `${total} s`;
+  if (total < 3600) return `${Math.floor(total / 60)} min${total % 60 ? ` ${total % 60} s` : ''}`;
+  const minutes = Math.round(total / 60);
+  if (minutes < 1440) return `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
+  const hours = Math.round(total / 3600);
+  return `${Math.floor(hours / 24)} d${hours % 24 ? ` ${hours % 24} h` : ''}`;
+}
+
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+const perDay = (x) => (x >= 10 ? Number(x).toFixed(1) : String(Number(Number(x).toPrecision(2))));
+const utcDay = (text) => Date.parse(`${text}T00:00:00Z`);
+const dayText = (ms) => new Date(ms).toISOString().slice(0, 10);
+
+/** The four figures of the period, each with its value in `data-value` as the node gave it. */
+function deliverySummary(t, answer) {
+  const figure = (id, title, value, shown, ...notes) => el('div', { class: 'figure', dataset: { figure: id } },
+    el('h3', {}, title),
+    el('strong', { class: 'value', dataset: { value: value === null ? '' : String(value) } }, shown),
+    notes.map((n) => el('p', { class: 'muted' }, n)));
+  return el('div', { class: 'figures' },
+    figure('deployments', 'Deployments', t.deployments, t.deployments,
+      [el('span', { class: 'per-day', dataset: { value: String(t.deployments_per_day) } }, `${perDay(t.deployments_per_day)} per day`),
+        ` over ${plural(answer.days, 'day', 'days')}`]),
+    figure('lead-time', 'Lead time', t.lead_time_mean_seconds, duration(t.lead_time_mean_seconds),
+      'mean, submission to deployment',
+      el('span', { class: 'max', dataset: { value: t.lead_time_max_seconds === null ? '' : String(t.lead_time_max_seconds) } },
+        `max ${duration(t.lead_time_max_seconds)}`)),
+    figure('change-failure-rate', 'Change failure rate', t.change_failure_rate,
+      t.change_failure_rate === null ? '–' : percent(t.change_failure_rate),
+      t.executed ? `${t.failed} of ${plural(t.executed, 'execution', 'executions')} failed or rolled back` : 'nothing executed'),
+    figure('time-to-restore', 'Time to restore', t.time_to_restore_mean_seconds, duration(t.time_to_restore_mean_seconds),
+      t.restores ? `mean of ${plural(t.restores, 'restore', 'restores')}` : 'no failure restored',
+      el('span', { class: 'max', dataset: { value: t.time_to_restore_max_seconds === null ? '' : String(t.time_to_restore_max_seconds) } },
+        `max ${duration(t.time_to_restore_max_seconds)}`)));
+}
+
+/** Deployments per bucket of the period, stacked by region: every bucket, empty ones too. */
+function deliveryChart(answer, regions) {
+  const step = answer.bucket === 'week' ? 7 : 1;
+  const first = utcDay(answer.from);
+  const last = utcDay(answer.to);
+  const starts = [];
+  for (let d = first; d <= last; d += step * DAY_MS) starts.push(dayText(d));
+  const counts = new Map(starts.map((s) => [s, new Map()]));
+  for (const s of answer.series) {
+    for (const b of s.buckets) {
+      const at = counts.get(b.from);
+      if (at) at.set(s.region, (at.get(s.region) || 0) + b.deployments);
+    }
+  }
+  const totals = starts.map((s) => [...counts.get(s).values()].reduce((a, b) => a + b, 0));
+  const top = Math.max(1, ...totals);
+  const [width, height, left, right, topPad, bottom] = [800, 170, 34, 8, 10, 24];
+  const plot = { w: width - left - right, h: height - topPad - bottom };
+  const slot = plot.w / starts.length;
+  const barWidth = Math.max(1, slot * 0.72);
+  const y = (n) => topPad + plot.h - (n / top) * plot.h;
+  const ticks = top >= 2 ? [0, Math.round(top / 2), top] : [0, top];
+  const every = Math.ceil(starts.length / 8);
+  const label = (s) => (answer.bucket === 'week' ? `from ${s.slice(5)}` : s.slice(5));
+  const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'bars', role: 'img',
+    'aria-label': `deployments per ${answer.bucket}, ${answer.from} to ${answer.to}` },
+  ticks.map((n) => [
+    svg('line', { class: 'grid-line', x1: left, x2: width - right, y1: y(n), y2: y(n) }),
+    svg('text', { class: 'axis', x: left - 6, y: y(n) + 4, 'text-anchor': 'end' }, n)]),
+  starts.map((s, i) => {
+    const x = left + i * slot + (slot - barWidth) / 2;
+    let base = 0;
+    const parts = regions.filter((r) => counts.get(s).get(r)).map((r) => {
+      const n = counts.get(s).get(r);
+      const rect = svg('rect', { class: `bar r${regions.indexOf(r) % 6}`, x, width: barWidth, y: y(base + n), height: y(base) - y(base + n) },
+        svg('title', {}, `${s}${step > 1 ? ` to ${dayText(Math.min(utcDay(s) + 6 * DAY_MS, last))}` : ''}: ${r} ${n}`));
+      base += n;
+      return rect;
+    });
+    return svg('g', { class: 'bucket', 'data-from': s, 'data-deployments': totals[i] },
+      parts,
+      i % every === 0
+        ? svg('text', { class: 'axis', x: left + i * slot + slot / 2, y: height - 6, 'text-anchor': 'middle' }, label(s)) : null);
+  }));
+  return el('div', { class: 'chart', id: 'delivery-chart' },
+    el('h3', {}, `Deployments per ${answer.bucket}`),
+    chart,
+    el('p', { class: 'legend muted' }, regions.map((r, i) => el('span', {}, el('span', { class: `swatch r${i % 6}` }), ` ${r}`)),
+      ` ${plural(totals.reduce((a, b) => a + b, 0), 'deployment', 'deployments')} in ${starts.length} `,
+      answer.bucket === 'week' ? 'weeks from the first day (the last one cut at the period\'s end)' : 'UTC days'));
+}
+
+async function deliveryView(view, query) {
+  const filter = {};
+  for (const key of ['region', 'kind', 'from', 'to']) if (query.get(key)) filter[key] = query.get(key);
+  const bucket = query.get('bucket') || 'total';
+  const validators = await call('chain_getValidators');
+  const regions = validators.regions.map((r) => r.region);
+  if (filter.region && !regions.includes(filter.region)) regions.push(filter.region);
+  const kinds = KINDS.filter((k) => k !== 'governance_change');
+  if (filter.kind && !kinds.includes(filter.kind)) kinds.push(filter.kind);
+
+  const select = (name, options, any) => el('select', { name, id: `delivery-${name}`, onchange: go },
+    any && el('option', { value: '' }, any),
+    options.map((o) => el('option', { value: o, selected: (name === 'bucket' ? bucket : filter[name]) === o }, words(o))));
+  const date = (name) => el('label', {}, `${name} `, el('input', { type: 'date', name, id: `delivery-${name}`, value: filter[name], onchange: go }));
+  function go() {
+    const params = new URLSearchParams();
+    const value = (name) => document.getElementById(`delivery-${name}`).value;
+    for (const name of ['region', 'kind']) if (value(name)) params.set(name, value(name));
+    // The period is sent when it was asked for or changed; otherwise it follows the head.
+    const dates = ['from', 'to'].map((name) => document.getElementById(`delivery-${name}`));
+    const changed = dates.some((input) => input.value !== (input.dataset.default ?? ''));
+    if (filter.from || filter.to || changed) for (const input of dates) if (input.value) params.set(input.name, input.value);
+    if (value('bucket') !== 'total') params.set('bucket', value('bucket'));
+    location.hash = `#/delivery${params.toString() ? `?${params}` : ''}`;
+  }
+  const form = el('form', { class: 'filters', id: 'delivery-filters', onsubmit: (e) => e.preventDefault() },
+    select('region', regions, 'every region'), select('kind', kinds, 'every kind'), date('from'), date('to'),
+    el('label', {}, 'per ', select('bucket', BUCKETS)),
+    el('a', { href: '#/delivery', class: 'small' }, 'reset'));
+  const results = el('div', { id: 'delivery-results' }, el('p', { class: 'muted' }, 'Loading…'));
+  view.replaceChildren(el('section', { class: 'card wide', id: 'delivery' },
+    el('h2', {}, 'Delivery'),
+    el('p', { class: 'muted' }, 'DORA figures from finalized blocks: deployments (a proposal\'s last phase succeeded in a region), ',
+      'lead time (submission to deployment), change failure rate (failed ÷ executed) and time to restore (a failure to the next ',
+      'deployment of the same target there), timed by the blocks\' timestamps and filed under their UTC day.'),
+    form, results));
+
+  let answer;
+  try {
+    answer = await call('gov_getDeliveryMetrics', [filter, bucket]);
+  } catch (error) {
+    if (!(error instanceof RpcError)) throw error;
+    results.replaceChildren(el('p', { class: 'error inline', id: 'delivery-error', role: 'alert' }, explain(error)));
+    return;
+  }
+  for (const name of ['from', 'to']) {
+    const input = document.getElementById(`delivery-${name}`);
+    if (!filter[name]) input.dataset.default = answer[name];
+    input.value = answer[name];
+  }
+
+  const t = answer.total;
+  const seriesRegions = [...new Set(answer.series.map((s) => s.region))].sort();
+  const scope = [filter.region ? `region ${filter.region}` : 'every region', filter.kind ? words(filter.kind) : 'every kind'].join(', ');
+  const row = (s) => el('tr', { dataset: { region: s.region, kind: s.kind } },
+    el('td', {}, s.region), el('td', {}, words(s.kind)),
+    el('td', { class: 'num' }, s.total.deployments), el('td', { class: 'num' }, perDay(s.total.deployments_per_day)),
+    el('td', { class: 'num' }, s.total.executed), el('td', { class: 'num' }, s.total.failed),
+    el('td', { class: 'num' }, s.total.change_failure_rate === null ? '–' : percent(s.total.change_failure_rate)),
+    el('td', { class: 'num' }, duration(s.total.lead_time_mean_seconds)), el('td', { class: 'num' }, duration(s.total.lead_time_max_seconds)),
+    el('td', { class: 'num' }, s.total.restores),
+    el('td', { class: 'num' }, duration(s.total.time_to_restore_mean_seconds)), el('td', { class: 'num' }, duration(s.total.time_to_restore_max_seconds)));
+  results.replaceChildren(
+    el('div', { id: 'delivery-summary', dataset: { region: filter.region || '', kind: filter.kind || '', bucket: answer.bucket, from: answer.from, to: answer.to, height: answer.height } },
+      el('p', { id: 'delivery-period' }, el('strong', {}, `${answer.from} to ${answer.to}`),
+        ` (${answer.days} UTC day${answer.days === 1 ? '' : 's'}${filter.from || filter.to ? '' : ', ending on the head block\'s day'}), ${scope}; blocks up to `,
+        el('a', { href: `#/block/${answer.height}` }, answer.height), '.'),
+      deliverySummary(t, answer)),
+    answer.bucket !== 'total' && deliveryChart(answer, seriesRegions),
+    el('h3', {}, 'By region and kind'),
+    answer.series.length === 0
+      ? el('p', { class: 'muted', id: 'delivery-empty' }, 'No deployment, execution or failure in this period.')
+      : el('table', { id: 'delivery-series' },
+        el('thead', {}, el('tr', {}, ['region', 'kind', 'deployments', 'per day', 'executed', 'failed', 'failure rate', 'lead time mean', 'max', 'restores', 'time to restore mean', 'max']
+          .map((h, i) => el('th', { class: i > 1 ? 'num' : undefined }, h)))),
+        el('tbody', {}, answer.series.map(row))));
+}
+
 // ---- routing ----
 
 async function route() {
@@ -458,6 +649,7 @@ async function route() {
     else if (parts[0] === 'proposals' && parts.length === 1) stop = await proposalsView(view, query);
     else if (parts[0] === 'proposal' && parts.length === 2) stop = await proposalView(view, parts[1]);
     else if (parts[0] === 'block' && parts.length === 2) stop = await blockView(view, parts[1]);
+    else if (parts[0] === 'delivery' && parts.length === 1) stop = await deliveryView(view, query);
     else view.replaceChildren(el('section', { class: 'card wide', id: 'not-found' }, el('h2', {}, 'Not found'), el('p', {}, `Nothing at ${location.hash}. `, el('a', { href: '#/' }, 'The chain'))));
     if (stop) {
       if (app.current === token) app.cleanup.push(stop);

@@ -8,12 +8,15 @@ live, the validators of every region, a proposal under its kind and status filte
 its per-region tallies, its timeline with every event proof verified in the browser,
 proofs with a tampered receipt, signature, chain, validator set, header or quorum
 refused by the page's own verify function, BLAKE3 against vectors computed by the
-Rust implementation, an unknown proposal and an unreachable node shown as such.
+Rust implementation, the delivery figures of the executed proposal as
+gov_getDeliveryMetrics gives them (every region, one region, per day with its chart) and
+a reversed period refused, an unknown proposal and an unreachable node shown as such.
 Saves a screenshot of each view in DIR. Exits non-zero with the failed check.
 """
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -281,6 +284,131 @@ def block_view(p, proposal):
     print(f"block view: block {height} with its certificate and receipts")
     p.shot("block")
 
+def duration(seconds):
+    """The page's duration format: the two largest units, such as "2 h 5 min"."""
+    if seconds is None:
+        return "–"
+    half = lambda x: math.floor(x + 0.5)
+    if seconds < 10:
+        tenths = half(seconds * 10)
+        return f"{tenths // 10} s" if tenths % 10 == 0 else f"{tenths / 10} s"
+    total = half(seconds)
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        return f"{total // 60} min" + (f" {total % 60} s" if total % 60 else "")
+    minutes = half(total / 60)
+    if minutes < 1440:
+        return f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+    hours = half(total / 3600)
+    return f"{hours // 24} d" + (f" {hours % 24} h" if hours % 24 else "")
+
+
+def per_day(x):
+    return f"{x:.1f}" if x >= 10 else f"{x:.2g}"
+
+
+def figures_shown(p):
+    """The summary's four figures: (value as the node gave it, text), by figure."""
+    shown = {}
+    for figure in p.find("#delivery-summary .figure"):
+        value = figure.find_element(By.CSS_SELECTOR, ".value")
+        shown[figure.get_attribute("data-figure")] = (value.get_attribute("data-value"), value.text, figure.text)
+    return shown
+
+
+def same_number(shown, given):
+    return (shown == "" and given is None) or (shown != "" and given is not None and math.isclose(float(shown), given))
+
+
+def check_delivery_page(p, answer, what):
+    """The summary and the table show what gov_getDeliveryMetrics answered."""
+    t = answer["total"]
+    shown = figures_shown(p)
+    check(set(shown) == {"deployments", "lead-time", "change-failure-rate", "time-to-restore"}, f"{what}: figures {list(shown)}")
+    for figure, key, text in [
+        ("deployments", "deployments", str(t["deployments"])),
+        ("lead-time", "lead_time_mean_seconds", duration(t["lead_time_mean_seconds"])),
+        ("change-failure-rate", "change_failure_rate", "–" if t["change_failure_rate"] is None else f"{t['change_failure_rate'] * 100:.1f} %"),
+        ("time-to-restore", "time_to_restore_mean_seconds", duration(t["time_to_restore_mean_seconds"])),
+    ]:
+        value, big, card = shown[figure]
+        check(same_number(value, t[key]), f"{what}: {figure} is {value!r} on the page, {t[key]!r} from the node")
+        check(big == text, f"{what}: {figure} shows {big!r}, expected {text!r}")
+    card = shown["deployments"][2]
+    check(f"{per_day(t['deployments_per_day'])} per day over {answer['days']} days" in card, f"{what}: {card!r}")
+    card = shown["lead-time"][2]
+    check(f"max {duration(t['lead_time_max_seconds'])}" in card, f"{what}: {card!r}")
+    if t["executed"]:
+        card = shown["change-failure-rate"][2]
+        check(f"{t['failed']} of {t['executed']} execution" in card, f"{what}: {card!r}")
+    period = p.text("#delivery-period")
+    check(f"{answer['from']} to {answer['to']}" in period, f"{what}: period {period!r}")
+    rows = p.find("#delivery-series tbody tr")
+    keys = sorted((r.get_attribute("data-region"), r.get_attribute("data-kind")) for r in rows)
+    check(keys == sorted((s["region"], s["kind"]) for s in answer["series"]), f"{what}: rows {keys}")
+    for s in answer["series"]:
+        row = p.find(f'#delivery-series tr[data-region="{s["region"]}"][data-kind="{s["kind"]}"] td')
+        cells = [c.text for c in row]
+        check(cells[2] == str(s["total"]["deployments"]) and cells[7] == duration(s["total"]["lead_time_mean_seconds"]), f"{what}: {s['region']} row {cells}")
+
+
+DELIVERY = "return await window.accordExplorer.call('gov_getDeliveryMetrics', [args[0], args[1]]);"
+
+
+def delivery_view(p, regions):
+    # Every region: the deployments of the executed proposal, as the node counts them.
+    p.go("#/delivery")
+    p.wait("the delivery figures", lambda: p.find("#delivery-summary") or p.find("#delivery-error"))
+    check(not p.find("#delivery-error"), p.text("#delivery-error"))
+    check("active" in p.find('nav a[data-nav="delivery"]')[0].get_attribute("class"), "the nav link is not active")
+    answer = p.js(DELIVERY, {}, "total")
+    t = answer["total"]
+    check(t["deployments"] == len(regions) and t["executed"] == len(regions) and t["failed"] == 0, f"the node counts {t}")
+    check(sorted(s["region"] for s in answer["series"]) == sorted(regions), f"series {answer['series']}")
+    check(all(s["kind"] == "documentation_change" for s in answer["series"]), f"series {answer['series']}")
+    check_delivery_page(p, answer, "every region")
+    check(p.find("#delivery-from")[0].get_attribute("value") == answer["from"], "the period's first day is not in the form")
+
+    # Per day: a bar chart whose bars add up to the deployments.
+    Select(p.find("#delivery-bucket")[0]).select_by_value("day")
+    p.wait("the day buckets in the route", lambda: "bucket=day" in p.d.current_url)
+    p.wait("the chart", lambda: p.find("#delivery-chart svg g.bucket"))
+    check("from=" not in p.d.current_url, f"the default period was put in the route: {p.d.current_url}")
+    days = p.find("#delivery-chart svg g.bucket")
+    check(len(days) == answer["days"], f"{len(days)} bars for {answer['days']} days")
+    drawn = sum(int(g.get_attribute("data-deployments")) for g in days)
+    check(drawn == t["deployments"], f"the chart draws {drawn} deployments")
+    check(len(p.find("#delivery-chart rect.bar")) >= 1, "no bar drawn")
+    check_delivery_page(p, p.js(DELIVERY, {}, "day"), "per day")
+    p.shot("delivery")
+    # Per week: one bar per 7 days from the first day, the last one cut at the period's end.
+    Select(p.find("#delivery-bucket")[0]).select_by_value("week")
+    p.wait("the week buckets", lambda: p.find('#delivery-summary[data-bucket="week"]'))
+    weeks = p.find("#delivery-chart svg g.bucket")
+    check(len(weeks) == (answer["days"] + 6) // 7, f"{len(weeks)} bars for {answer['days']} days")
+    check(sum(int(g.get_attribute("data-deployments")) for g in weeks) == t["deployments"], "the weeks lose deployments")
+    check_delivery_page(p, p.js(DELIVERY, {}, "week"), "per week")
+
+    # One region: its own figures, only its row.
+    Select(p.find("#delivery-region")[0]).select_by_value(regions[0])
+    p.wait("the region in the route", lambda: f"region={regions[0]}" in p.d.current_url)
+    p.wait("the region's figures", lambda: p.find(f'#delivery-summary[data-region="{regions[0]}"]'))
+    one = p.js(DELIVERY, {"region": regions[0]}, "week")
+    check(one["total"]["deployments"] == 1 and len(one["series"]) == 1, f"{regions[0]}: {one['total']}")
+    check_delivery_page(p, one, f"region {regions[0]}")
+    check(figures_shown(p)["deployments"][1] == "1", f"{regions[0]}: {figures_shown(p)}")
+
+    # A period ending before it starts: the node's refusal, said plainly.
+    p.go("#/delivery?from=2025-03-31&to=2025-03-01")
+    p.wait("the refusal", lambda: p.find("#delivery-error"))
+    refusal = p.text("#delivery-error")
+    check("-32602" in refusal and "to (2025-03-01) is before from (2025-03-31)" in refusal, refusal)
+    check(p.find("#delivery-filters") and not p.find("#delivery-summary"), "the form is gone or figures shown")
+    p.shot("delivery-refused")
+    print(f"delivery view: {t['deployments']} deployments in {', '.join(regions)} "
+          f"(lead time {duration(t['lead_time_mean_seconds'])}), {regions[0]} alone 1; refused: {refusal}")
+
 
 def errors(p):
     p.go("#/proposal/999999")
@@ -331,6 +459,8 @@ def main():
             tampered_proofs(p)
             blake3_vectors(p, args.vectors)
             block_view(p, args.proposal)
+            if state["status"]["status"] == "succeeded":
+                delivery_view(p, sorted(state["regions"]))
             console(p)
             errors(p)
         except AssertionError as failure:

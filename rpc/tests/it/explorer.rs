@@ -87,17 +87,31 @@ async fn the_page_and_its_files_are_served_with_their_types_and_policy() {
         let stale = revalidate(&fixture, &path, "\"0000\"").await;
         assert!(stale.starts_with("HTTP/1.1 200"), "{path}: {stale}");
     }
-    // The scripts are modules of the same origin: nothing loaded from elsewhere.
+    // The scripts are modules of the same origin: nothing loaded from elsewhere (the
+    // SVG namespace is a name, not an address).
     for name in ["index.html", "app.js", "rpc.js", "verify.js"] {
         let body = get(
             &fixture,
             &format!("/explorer/{name}").replace("/index.html", ""),
         )
         .await
-        .body;
+        .body
+        .replace("'http://www.w3.org/2000/svg'", "");
         assert!(
             !body.contains("http://") && !body.contains("https://"),
             "{name} names another origin"
+        );
+        // No inline style either (`style-src 'self'`): classes and SVG attributes.
+        assert!(
+            !body.contains("style=") && !body.contains("'style'"),
+            "{name} sets an inline style"
+        );
+    }
+    // The navigation reaches every view the page routes.
+    for view in ["#/", "#/proposals", "#/delivery"] {
+        assert!(
+            index.body.contains(&format!("href=\"{view}\"")),
+            "the index has no link to {view}"
         );
     }
 

@@ -301,11 +301,29 @@ fn the_dashboard_is_grafana_json_over_accord_metrics() {
         .collect();
     assert!(exprs.len() >= 20, "{} queries", exprs.len());
     assert!(exprs.iter().all(|e| e.contains("accord_")));
+    // The delivery row: each DORA family, its histograms by their sums and counts.
     let used = metric_names_used();
-    assert!(
-        used.iter().all(|n| !n.starts_with("accord_dora_")),
-        "{used:?}"
-    );
+    for name in [
+        "accord_dora_deployments_total",
+        "accord_dora_changes_executed_total",
+        "accord_dora_changes_failed_total",
+        "accord_dora_lead_time_seconds_sum",
+        "accord_dora_lead_time_seconds_count",
+        "accord_dora_restore_seconds_sum",
+        "accord_dora_restore_seconds_count",
+    ] {
+        assert!(used.contains(name), "the dashboard does not use {name}");
+    }
+    let row = panels
+        .iter()
+        .position(|p| p["type"] == "row" && p["title"] == "Delivery (DORA)")
+        .expect("a Delivery (DORA) row");
+    let delivery: Vec<&str> = panels[row + 1..]
+        .iter()
+        .take_while(|p| p["type"] != "row")
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    assert_eq!(delivery.len(), 4, "{delivery:?}");
 }
 
 mod slow {
@@ -381,7 +399,22 @@ mod slow {
         );
         agent.start();
         let rpc = rpc_url.trim_start_matches("http://").to_owned();
-        let mut exported = names(&scrape(&rpc, "accord_gov_proposals{"));
+        let node = scrape(&rpc, "accord_gov_proposals{");
+        // The delivery families are declared (`# TYPE`) from the first scrape; their
+        // series come with the first figures (nothing is executed here).
+        for family in [
+            "accord_dora_deployments counter",
+            "accord_dora_changes_executed counter",
+            "accord_dora_changes_failed counter",
+            "accord_dora_lead_time_seconds histogram",
+            "accord_dora_restore_seconds histogram",
+        ] {
+            assert!(
+                node.contains(&format!("\n# TYPE {family}\n")),
+                "{rpc}/metrics does not declare {family}:\n{node}"
+            );
+        }
+        let mut exported = names(&node);
         exported.extend(names(&scrape(&rpc, "accord_p2p_gossip_messages_total{")));
         exported.extend(names(&scrape(&listen, "accord_agent_connected 1")));
         assert!(agent.running(), "the agent exited:\n{}", agent.log());

@@ -9,6 +9,7 @@ mod boundaries;
 mod byzantine;
 mod delivery;
 mod deploy;
+mod dist;
 mod explorer;
 mod faults;
 mod loadgen;
