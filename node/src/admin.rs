@@ -128,6 +128,16 @@ async fn serve(stream: tokio::net::UnixStream, storage: &Arc<Storage>) {
     let mut text = serde_json::to_vec(&response).unwrap_or_default();
     text.push(b'\n');
     let _ = write.write_all(&text).await;
+    let _ = write.shutdown().await;
+    // What the client sent beyond the request is read and dropped (up to 64 KiB, for a
+    // second at most) before the socket closes: closing with unread input would reset
+    // the connection and could lose the answer on the client's side.
+    let mut rest = limited.into_inner().into_inner().take(64 * 1024);
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::io::copy(&mut rest, &mut tokio::io::sink()),
+    )
+    .await;
 }
 
 async fn answer(request: Request, storage: &Arc<Storage>) -> Response {
