@@ -23,7 +23,7 @@ import tempfile
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -63,7 +63,10 @@ class Page:
 
     def wait(self, what, condition, timeout=30):
         try:
-            return WebDriverWait(self.d, timeout, poll_frequency=0.2).until(lambda d: condition())
+            # The chain view re-renders on every block: an element read a moment ago may be gone.
+            return WebDriverWait(
+                self.d, timeout, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException]
+            ).until(lambda d: condition())
         except TimeoutException:
             self.shot("failed")
             banner = self.text("#error")
@@ -114,12 +117,14 @@ def chain_view(p):
     p.wait("the head height", lambda: p.text("#head-height").isdigit())
     p.wait("recent blocks", lambda: len(p.find("#blocks tbody tr")) > 0)
     first = int(p.text("#head-height"))
-    top = int(p.find("#blocks tbody tr")[0].get_attribute("data-height"))
+    # Read in the page, in one step: the live view replaces its rows on every block.
+    top_row = "return Number(document.querySelector('#blocks tbody tr').dataset.height);"
+    top = p.js(top_row)
     p.wait("the WebSocket", lambda: p.text("#live") == "live")
     # New blocks arrive over the WebSocket, without a reload.
     marker = p.js("document.body.dataset.loaded = 'once'; return 1;")
     p.wait("the head to grow live", lambda: int(p.text("#head-height")) >= first + 3)
-    p.wait("new rows", lambda: int(p.find("#blocks tbody tr")[0].get_attribute("data-height")) >= top + 3)
+    p.wait("new rows", lambda: p.js(top_row) >= top + 3)
     check(p.js("return document.body.dataset.loaded;") == "once", "the page reloaded")
     check(marker == 1, "scripts do not run")
     # Validators of both regions, with the signatures of the last certificates.
@@ -128,7 +133,7 @@ def chain_view(p):
         check(len(rows) == 2, f"region {region}: {len(rows)} validators listed")
         signed = p.find(f'.region[data-region="{region}"] td.signed')
         check(len(signed) > 0, f"region {region}: no signature marks")
-    names = [r.get_attribute("data-validator") for r in p.find(".region tbody tr")]
+    names = p.js("return [...document.querySelectorAll('.region tbody tr')].map(r => r.dataset.validator);")
     check(sorted(names) == ["eu-1", "eu-2", "us-1", "us-2"], f"validators {names}")
     grown = int(p.text("#head-height"))
     print(f"chain view: head {first} -> {grown} live; validators {sorted(names)}")
