@@ -399,6 +399,8 @@ mod slow {
         );
         agent.start();
         let rpc = rpc_url.trim_start_matches("http://").to_owned();
+        // Series of the peers family come with the first peer, of proposals with the first.
+        scrape(&rpc, "accord_p2p_peers{");
         let node = scrape(&rpc, "accord_gov_proposals{");
         // The delivery families are declared (`# TYPE`) from the first scrape; their
         // series come with the first figures (nothing is executed here).
