@@ -19,13 +19,14 @@
 //! Names follow Prometheus' rules: `accord_` prefix, base units (seconds, bytes),
 //! `_total` on counters.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accord_rpc::server::{Observer, Outcome as CallOutcome};
 use accord_rpc::Committed;
+use accord_runtime::records::is_terminal;
 use accord_runtime::Query;
 use accord_types::governance::ProposalKind;
 use accord_types::{Event, Height, Outcome, ProposalId, PublicKey};
@@ -43,6 +44,20 @@ use crate::status::{SharedPeers, SharedStatus};
 use crate::storage::Storage;
 
 type Labels = Vec<(String, String)>;
+
+/// Certificates `accord_consensus_validator_missed_certificates` looks back over.
+pub const SIGNING_WINDOW: usize = 10;
+
+/// A proposal as the gauges count it.
+#[derive(Debug, Clone)]
+struct Known {
+    kind: ProposalKind,
+    status: String,
+    /// Whether nothing moves it out of that status any more (no age is reported).
+    terminal: bool,
+    /// Block time (ms) of the last status change.
+    since_ms: u64,
+}
 
 fn label(name: &str, value: impl Into<String>) -> Labels {
     vec![(name.to_owned(), value.into())]
@@ -147,14 +162,18 @@ pub struct Metrics {
     block_interval: Histogram,
     validators: Family<Labels, Gauge>,
     missing_validators: Family<Labels, Gauge>,
+    missed_certificates: Family<Labels, Gauge>,
     byzantine_validators: Gauge,
     peers: Family<Labels, Gauge>,
     mempool_size: Gauge,
     mempool_bytes: Gauge,
+    mempool_max_size: Gauge,
+    mempool_max_bytes: Gauge,
     rpc_requests: Family<Labels, Counter>,
     rpc_connections: Gauge<i64, AtomicI64>,
     rpc_subscriptions: Gauge<i64, AtomicI64>,
     proposals: Family<Labels, Gauge>,
+    status_age: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     receipts: Family<Labels, Counter>,
     commit_seconds: Histogram,
     height_phase: Family<Labels, Histogram, fn() -> Histogram>,
@@ -163,8 +182,11 @@ pub struct Metrics {
     db_memtable_bytes: Family<Labels, Gauge>,
     db_keys: Family<Labels, Gauge>,
     db_block_cache_bytes: Gauge,
-    /// What the gauges of proposals are computed from: each proposal's kind and status.
-    known: Mutex<BTreeMap<ProposalId, (ProposalKind, String)>>,
+    /// What the gauges of proposals are computed from: each proposal's kind, status and
+    /// the block time (ms) of its last status change.
+    known: Mutex<BTreeMap<ProposalId, Known>>,
+    /// The signers of the last [`SIGNING_WINDOW`] certificates committed, oldest first.
+    signers: Mutex<VecDeque<BTreeSet<PublicKey>>>,
     offenders: Mutex<BTreeSet<PublicKey>>,
     sources: Mutex<Option<Sources>>,
     dora: Arc<DoraCollector>,
@@ -229,7 +251,7 @@ impl prometheus_client::collector::Collector for DoraCollector {
             (
                 "accord_dora_lead_time_seconds",
                 "Lead time of deployments, from the block of the proposal's submission to the block of the deployment, by region and kind",
-                |b| (b.lead_time_ms_sum, b.lead_time_count),
+                |b| (b.lead_time_ms_sum, b.deployments),
             ),
             (
                 "accord_dora_restore_seconds",
@@ -285,14 +307,18 @@ impl Metrics {
             block_interval: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             validators: Family::default(),
             missing_validators: Family::default(),
+            missed_certificates: Family::default(),
             byzantine_validators: Gauge::default(),
             peers: Family::default(),
             mempool_size: Gauge::default(),
             mempool_bytes: Gauge::default(),
+            mempool_max_size: Gauge::default(),
+            mempool_max_bytes: Gauge::default(),
             rpc_requests: Family::default(),
             rpc_connections: Gauge::default(),
             rpc_subscriptions: Gauge::default(),
             proposals: Family::default(),
+            status_age: Family::default(),
             receipts: Family::default(),
             commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             height_phase: Family::new_with_constructor(|| {
@@ -304,6 +330,7 @@ impl Metrics {
             db_keys: Family::default(),
             db_block_cache_bytes: Gauge::default(),
             known: Mutex::new(BTreeMap::new()),
+            signers: Mutex::new(VecDeque::with_capacity(SIGNING_WINDOW)),
             offenders: Mutex::new(BTreeSet::new()),
             sources: Mutex::new(None),
             dora: Arc::default(),
@@ -351,6 +378,11 @@ impl Metrics {
             m.missing_validators.clone(),
         );
         r.register(
+            "accord_consensus_validator_missed_certificates",
+            "Of the last 10 certificates this node committed, those without the validator's precommit, by validator and region",
+            m.missed_certificates.clone(),
+        );
+        r.register(
             "accord_consensus_byzantine_validators",
             "Distinct validators with equivocation evidence recorded on chain since start",
             m.byzantine_validators.clone(),
@@ -371,6 +403,16 @@ impl Metrics {
             m.mempool_bytes.clone(),
         );
         r.register(
+            "accord_mempool_max_size",
+            "Most transactions the pool holds ([mempool] max_txs)",
+            m.mempool_max_size.clone(),
+        );
+        r.register(
+            "accord_mempool_max_bytes",
+            "Most bytes the pool holds ([mempool] max_bytes)",
+            m.mempool_max_bytes.clone(),
+        );
+        r.register(
             "accord_rpc_requests",
             "RPC calls, by method and outcome",
             m.rpc_requests.clone(),
@@ -389,6 +431,11 @@ impl Metrics {
             "accord_gov_proposals",
             "Proposals by kind and status",
             m.proposals.clone(),
+        );
+        r.register(
+            "accord_gov_status_age_seconds",
+            "Longest time a proposal has been in its status, by kind and status (block time of the last block minus that of the status change; statuses a proposal never leaves are left out)",
+            m.status_age.clone(),
         );
         r.register(
             "accord_gov_receipts",
@@ -467,7 +514,18 @@ impl Metrics {
         let proposals = Query::new(&store).proposals(None, usize::MAX)?;
         let mut known = self.known.lock();
         for p in proposals {
-            known.insert(p.id, (p.kind, snake(&p.status)));
+            let since_ms = storage
+                .header(p.updated_at)?
+                .map_or(0, |header| header.timestamp.0);
+            known.insert(
+                p.id,
+                Known {
+                    kind: p.kind,
+                    status: snake(&p.status),
+                    terminal: is_terminal(p.status),
+                    since_ms,
+                },
+            );
         }
         drop(known);
         self.recount();
@@ -476,10 +534,10 @@ impl Metrics {
 
     fn recount(&self) {
         self.proposals.clear();
-        for (kind, status) in self.known.lock().values() {
+        for known in self.known.lock().values() {
             let labels = vec![
-                ("kind".to_owned(), snake(kind)),
-                ("status".to_owned(), status.clone()),
+                ("kind".to_owned(), snake(&known.kind)),
+                ("status".to_owned(), known.status.clone()),
             ];
             self.proposals.get_or_create(&labels).inc();
         }
@@ -508,16 +566,22 @@ impl Metrics {
             for event in &receipt.events {
                 match event {
                     Event::ProposalSubmitted { proposal, kind, .. } => {
-                        self.known
-                            .lock()
-                            .insert(*proposal, (*kind, "voting".to_owned()));
+                        let known = Known {
+                            kind: *kind,
+                            status: "voting".to_owned(),
+                            terminal: false,
+                            since_ms: header.timestamp.0,
+                        };
+                        self.known.lock().insert(*proposal, known);
                         touched = true;
                     }
                     Event::StatusChanged {
                         proposal, status, ..
                     } => {
                         if let Some(entry) = self.known.lock().get_mut(proposal) {
-                            entry.1 = snake(status);
+                            entry.status = snake(status);
+                            entry.terminal = is_terminal(*status);
+                            entry.since_ms = header.timestamp.0;
                         }
                         touched = true;
                     }
@@ -542,6 +606,23 @@ impl Metrics {
                 .iter()
                 .map(|s| s.validator)
                 .collect();
+            let mut window = self.signers.lock();
+            if window.len() == SIGNING_WINDOW {
+                window.pop_front();
+            }
+            window.push_back(signers.clone());
+            self.missed_certificates.clear();
+            for v in set.validators() {
+                let missed = window.iter().filter(|s| !s.contains(&v.key)).count();
+                let labels = vec![
+                    ("validator".to_owned(), v.name.clone()),
+                    ("region".to_owned(), v.region.as_str().to_owned()),
+                ];
+                self.missed_certificates
+                    .get_or_create(&labels)
+                    .set(i64::try_from(missed).unwrap_or(i64::MAX));
+            }
+            drop(window);
             self.missing_validators.clear();
             self.validators.clear();
             for region in set.region_power().keys() {
@@ -556,6 +637,27 @@ impl Metrics {
         }
     }
 
+    /// The longest time a proposal of each kind has been in each status it may still
+    /// leave, against the last block's time.
+    fn set_status_ages(&self) {
+        let now_ms = (self.last_block_time.get() * 1000.0) as u64;
+        let mut oldest: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for known in self.known.lock().values() {
+            if known.terminal {
+                continue;
+            }
+            let key = (snake(&known.kind), known.status.clone());
+            let since = oldest.entry(key).or_insert(u64::MAX);
+            *since = (*since).min(known.since_ms);
+        }
+        self.status_age.clear();
+        for ((kind, status), since_ms) in oldest {
+            let labels = vec![("kind".to_owned(), kind), ("status".to_owned(), status)];
+            let age = now_ms.saturating_sub(since_ms) as f64 / 1000.0;
+            self.status_age.get_or_create(&labels).set(age);
+        }
+    }
+
     /// Reads the gauges that follow the node's live state, then encodes everything.
     pub fn render(&self) -> String {
         if let Some(sources) = &*self.sources.lock() {
@@ -565,10 +667,11 @@ impl Metrics {
             self.halted.set(i64::from(status.halted));
             {
                 let pool = sources.mempool.lock();
-                self.mempool_size
-                    .set(i64::try_from(pool.len()).unwrap_or(i64::MAX));
-                self.mempool_bytes
-                    .set(i64::try_from(pool.bytes()).unwrap_or(i64::MAX));
+                let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+                self.mempool_size.set(count(pool.len()));
+                self.mempool_bytes.set(count(pool.bytes()));
+                self.mempool_max_size.set(count(pool.config().max_txs));
+                self.mempool_max_bytes.set(count(pool.config().max_bytes));
             }
             let usage = sources.storage.usage();
             let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
@@ -597,6 +700,7 @@ impl Metrics {
                 self.peers.get_or_create(&label("region", region)).inc();
             }
         }
+        self.set_status_ages();
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

@@ -49,6 +49,7 @@ pub fn init_logging(format: LogFormat, filter: &str) -> Result<()> {
 }
 
 /// The files of a node's data directory.
+#[derive(Debug, Clone)]
 pub struct DataPaths {
     /// The RocksDB database.
     pub db: PathBuf,
@@ -175,17 +176,28 @@ async fn run_async(config: Config) -> Result<()> {
     };
     private_dir(&config.data_dir)?;
     let paths = DataPaths::new(&config.data_dir);
-    let storage = Arc::new(open_storage(&paths.db, &spec)?);
+    // Opening the database (its consistency check may replay stored blocks), reading
+    // the consensus log and the signer record are blocking work: off the workers.
+    let (storage, (wal, recovered), signer) = {
+        let (paths, spec) = (paths.clone(), spec.clone());
+        tokio::task::spawn_blocking(move || -> Result<_> {
+            let storage = open_storage(&paths.db, &spec)?;
+            let wal = Wal::open(&paths.wal)?;
+            let signer = SignerGuard::open(&paths.signer)?;
+            Ok((storage, wal, signer))
+        })
+        .await
+        .context("the start-up task panicked")??
+    };
+    let storage = Arc::new(storage);
     // The database's lock is held: the socket of an earlier run can be replaced.
     let _admin = crate::admin::spawn(&config.data_dir, Arc::clone(&storage))?;
-    let (wal, recovered) = Wal::open(&paths.wal)?;
     if recovered.torn_bytes > 0 {
         warn!(
             bytes = recovered.torn_bytes,
             "dropped a torn record at the end of the consensus log"
         );
     }
-    let signer = SignerGuard::open(&paths.signer)?;
 
     let listen = config
         .p2p

@@ -69,6 +69,7 @@
 //! **Transactions** are indexed where they first appear: a transaction included again
 //! later (refused for its nonce) keeps its first location.
 
+mod delivery;
 mod error;
 mod keys;
 mod state;
@@ -583,27 +584,14 @@ impl Storage {
         }
         // The delivery metrics count this block in the same batch (after the blocks
         // they may lag behind, on a database written before they were kept).
-        let counted = accord_runtime::delivery::read_meta(&DeliveryReader(self))
-            .map_err(delivery_error)?
-            .height;
-        if counted < head.height {
-            self.catch_up_delivery(head.height)?;
-        }
-        let delivery = self.cf(keys::DELIVERY)?;
-        for (key, value) in accord_runtime::delivery::apply_block(
-            &DeliveryReader(self),
+        self.count_delivery(
+            &mut batch,
+            head.height,
             height,
             header.timestamp,
             &block.transactions,
             &outcome.receipts,
-        )
-        .map_err(delivery_error)?
-        {
-            match value {
-                Some(value) => batch.put_cf(delivery, key, value),
-                None => batch.delete_cf(delivery, key),
-            }
-        }
+        )?;
         let new_head = Head {
             height,
             hash,
@@ -615,106 +603,6 @@ impl Storage {
             codec::encode(&new_head),
         );
         self.write_synced(batch, format!("write of block {height}"))
-    }
-
-    /// Counts the stored blocks the delivery metrics have not counted, up to `head`,
-    /// one synced batch per block (a database written before they were kept).
-    fn catch_up_delivery(&self, head: Height) -> Result<()> {
-        let reader = DeliveryReader(self);
-        let mut counted = accord_runtime::delivery::read_meta(&reader)
-            .map_err(delivery_error)?
-            .height;
-        let delivery = self.cf(keys::DELIVERY)?;
-        while counted < head {
-            let height = counted.saturating_next();
-            let block = self.block(height)?.ok_or_else(|| {
-                corrupt(
-                    keys::BLOCKS,
-                    &keys::height(height),
-                    "missing below the head while counting delivery metrics",
-                )
-            })?;
-            let receipts = self.receipts(height)?;
-            let mut batch = rocksdb::WriteBatch::default();
-            for (key, value) in accord_runtime::delivery::apply_block(
-                &reader,
-                height,
-                block.header.timestamp,
-                &block.transactions,
-                &receipts,
-            )
-            .map_err(delivery_error)?
-            {
-                match value {
-                    Some(value) => batch.put_cf(delivery, key, value),
-                    None => batch.delete_cf(delivery, key),
-                }
-            }
-            self.write_synced(
-                batch,
-                format!("write of delivery metrics of block {height}"),
-            )?;
-            counted = height;
-        }
-        Ok(())
-    }
-
-    /// The delivery metrics' day buckets of UTC days `from..=to` (a range scan of those
-    /// days only) and the height they count up to, read from one snapshot.
-    pub fn delivery_days(
-        &self,
-        from: u32,
-        to: u32,
-    ) -> Result<(Height, Vec<accord_runtime::delivery::DayEntry>)> {
-        let (start, end) = accord_runtime::delivery::day_range(from, to);
-        self.delivery_scan(&start, &end, accord_runtime::delivery::decode_day)
-    }
-
-    /// The delivery metrics' all-time buckets and the height they count up to.
-    pub fn delivery_totals(&self) -> Result<(Height, Vec<accord_runtime::delivery::TotalEntry>)> {
-        let (start, end) = accord_runtime::delivery::total_range();
-        self.delivery_scan(&start, &end, accord_runtime::delivery::decode_total)
-    }
-
-    fn delivery_scan<T>(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        decode_entry: fn(
-            &[u8],
-            &[u8],
-        )
-            -> std::result::Result<T, accord_runtime::delivery::DeliveryError>,
-    ) -> Result<(Height, Vec<T>)> {
-        let snapshot = self.db.snapshot();
-        let cf = self.cf(keys::DELIVERY)?;
-        let height = match snapshot
-            .get_cf(cf, accord_runtime::delivery::meta_key())
-            .map_err(|e| StorageError::database("read of delivery", &e))?
-        {
-            Some(bytes) => {
-                decode::<accord_runtime::delivery::Meta>(
-                    keys::DELIVERY,
-                    accord_runtime::delivery::meta_key(),
-                    &bytes,
-                    MAX_META_BYTES,
-                )?
-                .height
-            }
-            None => Height(0),
-        };
-        let mut options = ReadOptions::default();
-        options.set_iterate_range(start.to_vec()..end.to_vec());
-        let mut iter = snapshot.raw_iterator_cf_opt(cf, options);
-        iter.seek(start);
-        let mut entries = Vec::new();
-        while let Some((key, value)) = iter.item() {
-            entries.push(decode_entry(key, value).map_err(delivery_error)?);
-            iter.next();
-        }
-        iter.status()
-            .map_err(|e| StorageError::database("scan of delivery", &e))?;
-        Ok((height, entries))
     }
 
     /// The last committed block; `None` before genesis.
@@ -1096,34 +984,6 @@ impl Storage {
             iter.status().unwrap();
         }
         entries
-    }
-}
-
-/// Point reads of the `delivery` column family for the aggregator.
-struct DeliveryReader<'a>(&'a Storage);
-
-impl accord_runtime::delivery::DeliveryStore for DeliveryReader<'_> {
-    fn get(
-        &self,
-        key: &[u8],
-    ) -> std::result::Result<Option<Vec<u8>>, accord_runtime::delivery::DeliveryError> {
-        self.0
-            .get(keys::DELIVERY, key)
-            .map_err(|e| accord_runtime::delivery::DeliveryError::Store(e.to_string()))
-    }
-}
-
-fn delivery_error(error: accord_runtime::delivery::DeliveryError) -> StorageError {
-    match error {
-        accord_runtime::delivery::DeliveryError::Corrupt { key, reason } => StorageError::Corrupt {
-            cf: keys::DELIVERY,
-            key,
-            reason,
-        },
-        accord_runtime::delivery::DeliveryError::Store(reason) => StorageError::Database {
-            operation: "read of delivery".to_owned(),
-            reason,
-        },
     }
 }
 

@@ -93,10 +93,9 @@ pub(crate) fn figures(bucket: &Bucket, days: u32) -> DeliveryFigures {
         executed: bucket.executed,
         failed: bucket.failed,
         change_failure_rate: ratio(bucket.failed, bucket.executed),
-        lead_time_mean_seconds: ratio(bucket.lead_time_ms_sum, bucket.lead_time_count)
+        lead_time_mean_seconds: ratio(bucket.lead_time_ms_sum, bucket.deployments)
             .map(|ms| ms / 1000.0),
-        lead_time_max_seconds: (bucket.lead_time_count > 0)
-            .then(|| seconds(bucket.lead_time_ms_max)),
+        lead_time_max_seconds: (bucket.deployments > 0).then(|| seconds(bucket.lead_time_ms_max)),
         restores: bucket.restore_count,
         time_to_restore_mean_seconds: ratio(bucket.restore_ms_sum, bucket.restore_count)
             .map(|ms| ms / 1000.0),
@@ -271,7 +270,6 @@ mod tests {
             executed: 4,
             failed: 1,
             lead_time_ms_sum: 10_000,
-            lead_time_count: 2,
             lead_time_ms_max: 7_000,
             restore_ms_sum: 3_000,
             restore_count: 1,

@@ -68,10 +68,24 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use accord_types::governance::{ExecutionOutcome, ProposalBody, ProposalKind, ProposalStatus};
 use accord_types::{
-    Domain, Event, Hash, Height, Payload, ProposalId, Receipt, RegionId, Timestamp, Transaction,
+    Event, Hash, Height, Payload, ProposalId, Receipt, RegionId, Timestamp, Transaction,
 };
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
+
+mod keys;
+mod memory;
+mod target;
+
+pub use keys::{
+    day_key, day_of, day_range, decode_day, decode_total, kind_code, meta_key, total_key,
+    total_range, DayEntry, TotalEntry,
+};
+pub use memory::MemDelivery;
+pub use target::{target, target_id};
+
+use keys::{decode, failure_key, proposal_key, META_KEY};
+use target::{own_target, phases};
 
 /// Milliseconds in a UTC day.
 pub const DAY_MS: u64 = 86_400_000;
@@ -79,15 +93,6 @@ pub const DAY_MS: u64 = 86_400_000;
 pub const MAX_TRACKED: u64 = 100_000;
 /// Most open failures (region, target) at once.
 pub const MAX_OPEN_FAILURES: u64 = 100_000;
-/// Largest stored value read back (a tracked proposal with 32 regions is under 1 KiB).
-const MAX_VALUE_BYTES: usize = 64 * 1024;
-
-const META_KEY: &[u8] = b"m";
-const DAY_TABLE: u8 = b'd';
-const TOTAL_TABLE: u8 = b't';
-const PROPOSAL_TABLE: u8 = b'p';
-const FAILURE_TABLE: u8 = b'f';
-const TARGET_DOMAIN: Domain = Domain::new("accord/delivery-target");
 
 /// Flags of a (proposal, region) pair.
 const EXECUTED: u8 = 1;
@@ -106,10 +111,8 @@ pub struct Bucket {
     pub executed: u64,
     /// Change executions that failed or were rolled back, each once.
     pub failed: u64,
-    /// Sum of the deployments' lead times.
+    /// Sum of the deployments' lead times (one per deployment).
     pub lead_time_ms_sum: u64,
-    /// Lead times summed (equal to `deployments`).
-    pub lead_time_count: u64,
     /// Longest lead time.
     pub lead_time_ms_max: u64,
     /// Sum of the restore times.
@@ -127,7 +130,6 @@ impl Bucket {
         self.executed = self.executed.saturating_add(other.executed);
         self.failed = self.failed.saturating_add(other.failed);
         self.lead_time_ms_sum = self.lead_time_ms_sum.saturating_add(other.lead_time_ms_sum);
-        self.lead_time_count = self.lead_time_count.saturating_add(other.lead_time_count);
         self.lead_time_ms_max = self.lead_time_ms_max.max(other.lead_time_ms_max);
         self.restore_ms_sum = self.restore_ms_sum.saturating_add(other.restore_ms_sum);
         self.restore_count = self.restore_count.saturating_add(other.restore_count);
@@ -136,7 +138,6 @@ impl Bucket {
 
     fn lead_time(&mut self, ms: u64) {
         self.lead_time_ms_sum = self.lead_time_ms_sum.saturating_add(ms);
-        self.lead_time_count = self.lead_time_count.saturating_add(1);
         self.lead_time_ms_max = self.lead_time_ms_max.max(ms);
     }
 
@@ -185,30 +186,6 @@ impl Tracked {
     }
 }
 
-/// One day's bucket of a region and kind, as read back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DayEntry {
-    /// The UTC day (days since 1970-01-01).
-    pub day: u32,
-    /// The region.
-    pub region: RegionId,
-    /// The proposals' kind.
-    pub kind: ProposalKind,
-    /// The figures.
-    pub bucket: Bucket,
-}
-
-/// The all-time bucket of a region and kind, as read back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TotalEntry {
-    /// The region.
-    pub region: RegionId,
-    /// The proposals' kind.
-    pub kind: ProposalKind,
-    /// The figures.
-    pub bucket: Bucket,
-}
-
 /// Why the aggregate could not be read or updated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
@@ -233,178 +210,6 @@ pub trait DeliveryStore {
 
 /// A write: a value, or `None` to delete the key.
 pub type Write = (Vec<u8>, Option<Vec<u8>>);
-
-/// The target of a proposal as text: what "the same target" means for time to restore.
-pub fn target(body: &ProposalBody) -> String {
-    match body {
-        ProposalBody::PipelineAction(action) => {
-            format!("pipeline/{}@{}", action.pipeline, action.environment)
-        }
-        ProposalBody::InfrastructureChange(change) => {
-            let resources: BTreeSet<&str> = change.resources.iter().map(String::as_str).collect();
-            let joined = resources.into_iter().collect::<Vec<_>>().join(",");
-            format!("infrastructure/{joined}")
-        }
-        ProposalBody::DocumentationChange(doc) => format!("document/{}", doc.path),
-        ProposalBody::RoadmapChange(change) => format!("roadmap/{}", change.item),
-        ProposalBody::GovernanceChange(_) => "governance".to_owned(),
-    }
-}
-
-/// The target's fixed-size identity (a hash of [`target`]).
-pub fn target_id(body: &ProposalBody) -> Hash {
-    Hash::digest(TARGET_DOMAIN, target(body).as_bytes())
-}
-
-/// Execution phases of a body, as the runtime counts them.
-fn phases(body: &ProposalBody) -> u16 {
-    match body {
-        ProposalBody::PipelineAction(action) => {
-            u16::try_from(action.phases.len().max(1)).unwrap_or(u16::MAX)
-        }
-        _ => 1,
-    }
-}
-
-/// The code of a kind in keys.
-pub fn kind_code(kind: ProposalKind) -> u8 {
-    match kind {
-        ProposalKind::PipelineAction => 0,
-        ProposalKind::InfrastructureChange => 1,
-        ProposalKind::DocumentationChange => 2,
-        ProposalKind::RoadmapChange => 3,
-        ProposalKind::GovernanceChange => 4,
-    }
-}
-
-fn kind_of(code: u8) -> Option<ProposalKind> {
-    Some(match code {
-        0 => ProposalKind::PipelineAction,
-        1 => ProposalKind::InfrastructureChange,
-        2 => ProposalKind::DocumentationChange,
-        3 => ProposalKind::RoadmapChange,
-        4 => ProposalKind::GovernanceChange,
-        _ => return None,
-    })
-}
-
-/// The UTC day of a timestamp.
-pub fn day_of(timestamp: Timestamp) -> u32 {
-    u32::try_from(timestamp.0 / DAY_MS).unwrap_or(u32::MAX)
-}
-
-/// Key of a day bucket.
-pub fn day_key(day: u32, kind: ProposalKind, region: &RegionId) -> Vec<u8> {
-    let mut key = Vec::with_capacity(6 + region.as_str().len());
-    key.push(DAY_TABLE);
-    key.extend_from_slice(&day.to_be_bytes());
-    key.push(kind_code(kind));
-    key.extend_from_slice(region.as_str().as_bytes());
-    key
-}
-
-/// Key of an all-time bucket.
-pub fn total_key(kind: ProposalKind, region: &RegionId) -> Vec<u8> {
-    let mut key = Vec::with_capacity(2 + region.as_str().len());
-    key.push(TOTAL_TABLE);
-    key.push(kind_code(kind));
-    key.extend_from_slice(region.as_str().as_bytes());
-    key
-}
-
-/// The key range `[start, end)` holding the day buckets of days `from..=to`.
-pub fn day_range(from: u32, to: u32) -> (Vec<u8>, Vec<u8>) {
-    let mut start = vec![DAY_TABLE];
-    start.extend_from_slice(&from.to_be_bytes());
-    let end = match to.checked_add(1) {
-        Some(next) => {
-            let mut end = vec![DAY_TABLE];
-            end.extend_from_slice(&next.to_be_bytes());
-            end
-        }
-        None => vec![DAY_TABLE.saturating_add(1)],
-    };
-    (start, end)
-}
-
-/// The key range `[start, end)` holding the all-time buckets.
-pub fn total_range() -> (Vec<u8>, Vec<u8>) {
-    (vec![TOTAL_TABLE], vec![TOTAL_TABLE.saturating_add(1)])
-}
-
-/// The key of the meta record.
-pub fn meta_key() -> &'static [u8] {
-    META_KEY
-}
-
-fn proposal_key(id: ProposalId) -> Vec<u8> {
-    let mut key = vec![PROPOSAL_TABLE];
-    key.extend_from_slice(&id.0.to_be_bytes());
-    key
-}
-
-fn failure_key(region: &RegionId, target: &Hash) -> Vec<u8> {
-    let region = region.as_str().as_bytes();
-    let mut key = Vec::with_capacity(2 + region.len() + 32);
-    key.push(FAILURE_TABLE);
-    key.push(u8::try_from(region.len()).unwrap_or(u8::MAX));
-    key.extend_from_slice(region);
-    key.extend_from_slice(target.as_bytes());
-    key
-}
-
-fn corrupt(key: &[u8], reason: impl Into<String>) -> DeliveryError {
-    DeliveryError::Corrupt {
-        key: hex::encode(key),
-        reason: reason.into(),
-    }
-}
-
-fn decode<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, DeliveryError> {
-    accord_types::codec::decode("delivery metrics entry", bytes, MAX_VALUE_BYTES)
-        .map_err(|e| corrupt(key, e.to_string()))
-}
-
-fn region_of(key: &[u8], bytes: &[u8]) -> Result<RegionId, DeliveryError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| corrupt(key, "the region is not UTF-8"))?;
-    RegionId::new(text).map_err(|e| corrupt(key, e.to_string()))
-}
-
-/// Decodes a day bucket read back from [`day_range`].
-pub fn decode_day(key: &[u8], value: &[u8]) -> Result<DayEntry, DeliveryError> {
-    let Some((&DAY_TABLE, rest)) = key.split_first() else {
-        return Err(corrupt(key, "not a day bucket key"));
-    };
-    let Some((day, rest)) = rest.split_first_chunk::<4>() else {
-        return Err(corrupt(key, "the key has no day"));
-    };
-    let Some((&code, region)) = rest.split_first() else {
-        return Err(corrupt(key, "the key has no kind"));
-    };
-    let kind = kind_of(code).ok_or_else(|| corrupt(key, format!("unknown kind {code}")))?;
-    Ok(DayEntry {
-        day: u32::from_be_bytes(*day),
-        region: region_of(key, region)?,
-        kind,
-        bucket: decode(key, value)?,
-    })
-}
-
-/// Decodes an all-time bucket read back from [`total_range`].
-pub fn decode_total(key: &[u8], value: &[u8]) -> Result<TotalEntry, DeliveryError> {
-    let Some((&TOTAL_TABLE, rest)) = key.split_first() else {
-        return Err(corrupt(key, "not a total bucket key"));
-    };
-    let Some((&code, region)) = rest.split_first() else {
-        return Err(corrupt(key, "the key has no kind"));
-    };
-    let kind = kind_of(code).ok_or_else(|| corrupt(key, format!("unknown kind {code}")))?;
-    Ok(TotalEntry {
-        region: region_of(key, region)?,
-        kind,
-        bucket: decode(key, value)?,
-    })
-}
 
 /// Reads the meta record.
 pub fn read_meta(store: &dyn DeliveryStore) -> Result<Meta, DeliveryError> {
@@ -515,10 +320,7 @@ impl Working<'_> {
         let (phases, target) = match body {
             Some(body) => (phases(body), target_id(body)),
             // Not from a submission transaction (no such block is valid): its own target.
-            None => (
-                1,
-                Hash::digest(TARGET_DOMAIN, format!("proposal/{}", id.0).as_bytes()),
-            ),
+            None => (1, own_target(id)),
         };
         let mut seen = BTreeSet::new();
         let regions = regions
@@ -737,68 +539,6 @@ pub fn apply_block(
     }
     work.finish()?;
     Ok(work.into_writes(height))
-}
-
-/// The aggregate in memory: for tests and in-memory backends.
-#[derive(Debug, Clone, Default)]
-pub struct MemDelivery {
-    entries: BTreeMap<Vec<u8>, Vec<u8>>,
-}
-
-impl DeliveryStore for MemDelivery {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, DeliveryError> {
-        Ok(self.entries.get(key).cloned())
-    }
-}
-
-impl MemDelivery {
-    /// Counts a block and applies its writes.
-    pub fn apply(
-        &mut self,
-        height: Height,
-        timestamp: Timestamp,
-        transactions: &[Transaction],
-        receipts: &[Receipt],
-    ) -> Result<(), DeliveryError> {
-        for (key, value) in apply_block(self, height, timestamp, transactions, receipts)? {
-            match value {
-                Some(value) => self.entries.insert(key, value),
-                None => self.entries.remove(&key),
-            };
-        }
-        Ok(())
-    }
-
-    /// The day buckets of days `from..=to`, in key order.
-    pub fn days(&self, from: u32, to: u32) -> Result<Vec<DayEntry>, DeliveryError> {
-        let (start, end) = day_range(from, to);
-        self.entries
-            .range(start..end)
-            .map(|(k, v)| decode_day(k, v))
-            .collect()
-    }
-
-    /// The all-time buckets.
-    pub fn totals(&self) -> Result<Vec<TotalEntry>, DeliveryError> {
-        let (start, end) = total_range();
-        self.entries
-            .range(start..end)
-            .map(|(k, v)| decode_total(k, v))
-            .collect()
-    }
-
-    /// The meta record.
-    pub fn meta(&self) -> Result<Meta, DeliveryError> {
-        read_meta(self)
-    }
-
-    /// Entries held, by table letter: for bound checks in tests.
-    pub fn count(&self, table: u8) -> usize {
-        self.entries
-            .keys()
-            .filter(|k| k.first() == Some(&table))
-            .count()
-    }
 }
 
 #[cfg(test)]

@@ -298,14 +298,18 @@ pub mod slow {
             "accord_consensus_block_interval_seconds_count",
             "accord_consensus_validators",
             "accord_consensus_missing_validators",
+            "accord_consensus_validator_missed_certificates",
             "accord_consensus_byzantine_validators",
             "accord_p2p_peers",
             "accord_mempool_size",
             "accord_mempool_bytes",
+            "accord_mempool_max_size",
+            "accord_mempool_max_bytes",
             "accord_rpc_requests_total",
             "accord_rpc_connections",
             "accord_rpc_subscriptions",
             "accord_gov_proposals",
+            "accord_gov_status_age_seconds",
             "accord_gov_receipts_total",
             "accord_storage_commit_seconds_count",
             "accord_consensus_height_phase_seconds_count",
@@ -353,6 +357,63 @@ pub mod slow {
                 Some(("method", "gov_getEvents"))
             ) >= 1.0
         );
+        // The pool's limits are the configured ones (the defaults here).
+        let defaults = accord_node::mempool::MempoolConfig::default();
+        assert_eq!(
+            value("accord_mempool_max_size", None),
+            defaults.max_txs as f64
+        );
+        assert_eq!(
+            value("accord_mempool_max_bytes", None),
+            defaults.max_bytes as f64
+        );
+        // One series per validator of the set, each counting at most the window.
+        let missed: Vec<_> = scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == "accord_consensus_validator_missed_certificates")
+            .collect();
+        assert_eq!(missed.len(), 4, "{text}");
+        for sample in missed {
+            assert!(sample.labels.get("validator").is_some(), "{text}");
+            match sample.value {
+                prometheus_parse::Value::Gauge(v) => assert!((0.0..=10.0).contains(&v), "{text}"),
+                _ => panic!("not a gauge:\n{text}"),
+            }
+        }
+        // Every status holding proposals has an age unless no proposal leaves it.
+        let statuses = |name: &str| -> BTreeSet<String> {
+            scrape
+                .samples
+                .iter()
+                .filter(|s| s.metric == name)
+                .filter(|s| !matches!(s.value, prometheus_parse::Value::Gauge(v) if v == 0.0))
+                .filter_map(|s| s.labels.get("status").map(str::to_owned))
+                .collect()
+        };
+        let held = statuses("accord_gov_proposals");
+        let aged = statuses("accord_gov_status_age_seconds");
+        // The statuses nothing moves a proposal out of (accord_runtime::records::is_terminal).
+        let last = [
+            "succeeded",
+            "rejected",
+            "vetoed",
+            "expired",
+            "cancelled",
+            "rolled_back",
+        ];
+        let open: BTreeSet<String> = held
+            .iter()
+            .filter(|s| !last.contains(&s.as_str()))
+            .cloned()
+            .collect();
+        assert!(!open.is_empty(), "{text}");
+        for status in &open {
+            let age = value("accord_gov_status_age_seconds", Some(("status", status)));
+            assert!((0.0..3600.0).contains(&age), "{status}: {age}\n{text}");
+            assert!(aged.contains(status) || age == 0.0, "{status}\n{text}");
+        }
+        assert!(aged.iter().all(|s| !last.contains(&s.as_str())), "{text}");
         assert!(value("accord_storage_commit_seconds_count", None) >= 1.0);
         // Every committed height was decided, paused for and committed; some validator
         // proposed each block, so this one built or checked some of them.

@@ -92,6 +92,11 @@ mod slow {
             Duration::from_secs(30),
         )
         .await;
+        // eu-1's metrics name the validator: none of its last ten certificates holds
+        // us-2's precommit (what AccordValidatorMissingFromCertificates alerts on).
+        let eu1 = target.rpc[0].trim_start_matches("http://").to_owned();
+        wait_missed(&eu1, |missed| missed == 10.0).await;
+
         let left: Vec<String> = procstat::node_processes(&net.home)
             .into_iter()
             .map(|n| n.name)
@@ -131,6 +136,7 @@ mod slow {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        wait_missed(&eu1, |missed| missed < 10.0).await;
 
         // Once every node has exited, localnet ends by itself, with an error.
         for node in &nodes {
@@ -145,6 +151,27 @@ mod slow {
         );
         // With no localnet running there, a restart says so.
         refused(&restart(&net.home, "us-2"), "no `accord localnet` runs on");
+    }
+
+    /// Waits until the node at `addr` counts us-2 missing from a number of its last ten
+    /// certificates that satisfies `want`; the eight validators each have a series.
+    async fn wait_missed(addr: &str, want: impl Fn(f64) -> bool) {
+        const FAMILY: &str = "accord_consensus_validator_missed_certificates";
+        let us2 = format!("{FAMILY}{{validator=\"us-2\",region=\"us\"}}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = accord_tests::http_get(addr, "/metrics").unwrap_or_default();
+            let series = body.lines().filter(|l| l.starts_with(FAMILY)).count();
+            let missed = accord_tests::metric(addr, &us2);
+            if series == 8 && want(missed) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "us-2 missed {missed} of the last 10 certificates:\n{body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// `accord localnet restart NAME --home HOME`.

@@ -5,6 +5,7 @@ use accord_types::governance::{ExecutionOutcome, ProposalKind};
 use accord_types::RegionId;
 
 use super::*;
+use crate::storage::delivery::DeliveryReader;
 
 fn eu() -> RegionId {
     test_utils::region("eu")
@@ -67,7 +68,6 @@ fn expected(decided: &[Decided]) -> (u32, Vec<DayEntry>) {
                 executed: 1,
                 failed: 1,
                 lead_time_ms_sum: lead,
-                lead_time_count: 1,
                 lead_time_ms_max: lead,
                 ..Bucket::default()
             },
