@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use accord_node::client::Client;
+use accord_node::client::{send, Client, TxAction};
 use accord_node::localnet::{prepare, LocalNode, Shape};
-use accord_rpc::ChainApiClient;
+use accord_rpc::{ChainApiClient, GovApiClient};
 
 use crate::ports::{claim_ports, PortBlock, PORTS_PER_KIND};
 
@@ -102,6 +102,57 @@ impl Net {
     /// A key file of the network (accounts: `author`, `eu-voter-1`, …).
     pub fn key(&self, name: &str) -> PathBuf {
         self.home.join("keys").join(format!("{name}.key"))
+    }
+
+    /// Submits the draft file `draft` through node 0, signed with the network's key
+    /// `author`, and waits for its block; returns the new proposal's id (the highest node
+    /// 0 lists) and the height of its submission.
+    pub async fn submit(
+        &self,
+        author: &str,
+        draft: impl Into<PathBuf>,
+    ) -> (accord_types::ProposalId, accord_types::Height) {
+        let propose = TxAction::Propose {
+            draft: draft.into(),
+        };
+        let included = send(&self.nodes[0].node.rpc, &self.key(author), &propose, true)
+            .await
+            .unwrap();
+        assert!(included, "the proposal was not included");
+        let page = self
+            .client(0)
+            .api()
+            .list_proposals(None, None, Some(1000))
+            .await
+            .unwrap();
+        let newest = page
+            .proposals
+            .iter()
+            .max_by_key(|p| p.id)
+            .expect("node 0 lists no proposal after a submission");
+        (newest.id, newest.submitted_at)
+    }
+
+    /// Submits the draft file `draft` through node 0 with the real command line
+    /// (`accord tx propose --wait`, which fills in a payload digest the draft leaves
+    /// out), signed with the network's key `author`; returns the height it was finalized
+    /// at, as the command printed it.
+    pub fn propose_with_cli(&self, author: &str, draft: &str) -> u64 {
+        let out = crate::accord()
+            .args(["tx", "propose", "--draft", draft, "--key"])
+            .arg(self.key(author))
+            .args(["--rpc", &self.nodes[0].node.rpc, "--wait"])
+            .output()
+            .unwrap();
+        let printed = crate::stdout(&out);
+        assert!(out.status.success(), "{printed}{}", crate::stderr(&out));
+        assert!(printed.contains("\"result\":\"success\""), "{printed}");
+        printed
+            .split("finalized at height ")
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|h| h.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no height in {printed}"))
     }
 
     /// Starts node `i`.

@@ -139,6 +139,15 @@ async fn wait_peer_event(node: &mut Node, up: bool, peer: PublicKey) {
 }
 
 /// Every event already queued for `node`, without waiting.
+/// Asserts that `node` reports its bootstrap peer `peer` connected.
+async fn assert_bootstrap_connected(node: &Node, peer: PublicKey) {
+    let status = node.handle.bootstrap_status().await;
+    assert!(
+        status.iter().any(|s| s.key == peer && s.connected),
+        "bootstrap peer {peer} is not connected: {status:?}"
+    );
+}
+
 fn drain(node: &mut Node) -> Vec<NetEvent> {
     let mut events = Vec::new();
     while let Ok(event) = node.events.try_recv() {
@@ -767,12 +776,7 @@ async fn a_restarted_peer_is_redialed_and_gossip_resumes() {
         (g.data.as_slice(), g.from),
         (&b"from the restarted peer"[..], kb.public())
     );
-    assert!(a
-        .handle
-        .bootstrap_status()
-        .await
-        .iter()
-        .any(|s| s.key == kb.public() && s.connected));
+    assert_bootstrap_connected(&a, kb.public()).await;
     a.handle.shutdown().await;
     b.handle.shutdown().await;
 }
@@ -829,12 +833,7 @@ async fn a_bootstrap_peer_named_by_dns_is_dialed() {
     c.bootstrap = vec![(kb.public(), named)];
     let mut a = start(c).await;
     wait_peer_event(&mut a, true, kb.public()).await;
-    assert!(a
-        .handle
-        .bootstrap_status()
-        .await
-        .iter()
-        .any(|s| s.key == kb.public() && s.connected));
+    assert_bootstrap_connected(&a, kb.public()).await;
     a.handle.shutdown().await;
     b.handle.shutdown().await;
 }

@@ -126,25 +126,7 @@ timeout_secs = 60
     /// Submits a draft through node 0 and waits until every node holds it; returns the
     /// proposal's id.
     async fn propose(net: &Net, draft: &str) -> ProposalId {
-        let rpc = net.nodes[0].node.rpc.clone();
-        let author = net.key("author");
-        let draft = TxAction::Propose {
-            draft: draft.into(),
-        };
-        assert!(send(&rpc, &author, &draft, true).await.unwrap());
-        let page = net
-            .client(0)
-            .api()
-            .list_proposals(None, None, Some(1000))
-            .await
-            .unwrap();
-        let id = page.proposals.iter().map(|p| p.id).max().unwrap();
-        let submitted = page
-            .proposals
-            .iter()
-            .find(|p| p.id == id)
-            .unwrap()
-            .submitted_at;
+        let (id, submitted) = net.submit("author", draft).await;
         for i in 1..net.nodes.len() {
             net.wait_height(i, submitted.0, LIMIT).await;
         }
@@ -529,22 +511,7 @@ timeout_secs = 60
         draft["body"]["pipeline_action"]["phases"] = serde_json::json!([{ "percent": 100 }]);
         let path = dir.path().join("emergency.json");
         std::fs::write(&path, draft.to_string()).unwrap();
-        let propose = TxAction::Propose { draft: path };
-        let rpc = net.nodes[0].node.rpc.clone();
-        assert!(send(&rpc, &net.key("guardian"), &propose, true)
-            .await
-            .unwrap());
-        let id = net
-            .client(0)
-            .api()
-            .list_proposals(None, None, Some(1000))
-            .await
-            .unwrap()
-            .proposals
-            .iter()
-            .map(|p| p.id)
-            .max()
-            .unwrap();
+        let (id, _) = net.submit("guardian", path).await;
 
         // Both regions run it at once, without a vote; nobody ratifies it before the
         // window closes, so the chain asks both for a rollback.

@@ -40,20 +40,7 @@ mod slow {
 
     /// Submits a draft through node 0 and votes yes in us; returns the proposal id.
     async fn propose_and_approve(net: &Net, draft: &str) -> ProposalId {
-        let author = net.key("author");
-        let propose = TxAction::Propose {
-            draft: draft.into(),
-        };
-        assert!(send(&net.nodes[0].node.rpc, &author, &propose, true)
-            .await
-            .unwrap());
-        let page = net
-            .client(0)
-            .api()
-            .list_proposals(None, None, Some(1000))
-            .await
-            .unwrap();
-        let id = page.proposals.iter().map(|p| p.id).max().unwrap();
+        let (id, _) = net.submit("author", draft).await;
         for (n, voter) in ["us-voter-1", "us-voter-2"].into_iter().enumerate() {
             let vote = TxAction::Vote {
                 proposal: id.0,

@@ -63,18 +63,7 @@ command = ["/bin/sh", "-c", "echo $ACCORD_REGION phase $ACCORD_PHASE >> deployed
             env!("CARGO_MANIFEST_DIR"),
             "/../docs/examples/draft-documentation.json"
         );
-        let out = accord_tests::accord()
-            .args(["tx", "propose", "--draft", draft, "--key"])
-            .arg(net.key("author"))
-            .args(["--rpc", &net.nodes[0].node.rpc, "--wait"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            accord_tests::stdout(&out),
-            accord_tests::stderr(&out)
-        );
+        net.propose_with_cli("author", draft);
         for (voter, region) in [
             ("eu-voter-1", "eu"),
             ("eu-voter-2", "eu"),

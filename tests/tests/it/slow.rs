@@ -57,28 +57,9 @@ async fn a_cross_region_proposal_is_approved_by_votes_through_every_node() {
         env!("CARGO_MANIFEST_DIR"),
         "/../docs/examples/draft-documentation.json"
     );
-    let out = accord_tests::accord()
-        .args(["tx", "propose", "--draft", draft, "--key"])
-        .arg(net.key("author"))
-        .args(["--rpc", &net.nodes[0].node.rpc, "--wait"])
-        .output()
-        .unwrap();
-    let printed = accord_tests::stdout(&out);
-    assert!(
-        out.status.success(),
-        "{printed}{}",
-        accord_tests::stderr(&out)
-    );
-    assert!(printed.contains("finalized at height"), "{printed}");
-    assert!(printed.contains("\"result\":\"success\""), "{printed}");
     // A node admits a vote only once it holds the proposal: the voters' nodes are
     // waited for, as a client failing over to another node would.
-    let proposed_at: u64 = printed
-        .split("finalized at height ")
-        .nth(1)
-        .and_then(|rest| rest.split(':').next())
-        .and_then(|h| h.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no height in {printed}"));
+    let proposed_at = net.propose_with_cli("author", draft);
     for i in 1..4 {
         net.wait_height(i, proposed_at, Duration::from_secs(60))
             .await;
