@@ -508,8 +508,16 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// Counts every proposal in the state by kind and status (at start).
-    pub fn load_proposals(&self, storage: &Storage) -> anyhow::Result<()> {
+    /// At start: the stored head's height and block time, and every proposal in the
+    /// state by kind and status with the time of its last status change.
+    pub fn load(&self, storage: &Storage) -> anyhow::Result<()> {
+        if let Some(head) = storage.head()? {
+            self.height
+                .set(i64::try_from(head.height.0).unwrap_or(i64::MAX));
+            if let Some(header) = storage.header(head.height)? {
+                self.last_block_time.set(header.timestamp.0 as f64 / 1000.0);
+            }
+        }
         let store = storage.state_snapshot();
         let proposals = Query::new(&store).proposals(None, usize::MAX)?;
         let mut known = self.known.lock();

@@ -270,9 +270,15 @@ async fn run_async(config: Config) -> Result<()> {
     let peers = Arc::new(RwLock::new(Vec::new()));
     let (commits, _) = broadcast::channel(rpc::COMMIT_CHANNEL);
     let metrics = Arc::new(Metrics::new());
-    metrics
-        .load_proposals(&storage)
-        .context("cannot count the proposals for the metrics")?;
+    // The head, every proposal in the state and the header of its last status change:
+    // reads of the database, on the blocking pool.
+    {
+        let (metrics, storage) = (Arc::clone(&metrics), Arc::clone(&storage));
+        tokio::task::spawn_blocking(move || metrics.load(&storage))
+            .await
+            .context("the metrics' start-up task panicked")?
+            .context("cannot read the database for the metrics")?;
+    }
     metrics.set_sources(Sources {
         status: Arc::clone(&status),
         peers: Arc::clone(&peers),

@@ -196,5 +196,32 @@ timeout_secs = 60
             net.metric(3, &format!("accord_dora_changes_failed_total{labels}")),
             1.0
         );
+        // The failed proposal's age in its status, as the restarted node reads it from
+        // the header of its last status change and its stored head, dates the change to
+        // the same block time as a node that never stopped and counted block by block:
+        // each node's last block time minus the age, from one scrape of each.
+        assert!(net.metric(3, "accord_consensus_height") >= head.0 as f64);
+        let changed_at = |i: usize| {
+            let addr = net.nodes[i]
+                .node
+                .rpc
+                .trim_start_matches("http://")
+                .to_owned();
+            let body = accord_tests::http_get(&addr, "/metrics").unwrap();
+            let value = |series: &str| {
+                body.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{series} ")))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .unwrap_or_else(|| panic!("node {i} has no {series}:\n{body}"))
+            };
+            value("accord_consensus_last_block_timestamp_seconds")
+                - value(r#"accord_gov_status_age_seconds{kind="pipeline_action",status="failed"}"#)
+        };
+        let (kept, restarted) = (changed_at(0), changed_at(3));
+        assert!(kept > 1.0e9, "{kept}");
+        assert!(
+            (kept - restarted).abs() < 0.01,
+            "the failure dated {kept} on node 0 and {restarted} on the restarted node 3"
+        );
     }
 }
