@@ -17,6 +17,8 @@ const STATUSES = ['voting', 'approved', 'queued', 'executing', 'succeeded', 'rej
   'cancelled', 'failed', 'rolling_back', 'rolled_back', 'emergency_executed', 'ratified', 'unratified'];
 const RECENT = 15;
 const GRID = 10;
+/** Event proofs asked for in one JSON-RPC batch. */
+const PROOF_BATCH = 25;
 
 // ---- DOM helpers (text only: nothing the node sends is parsed as HTML) ----
 
@@ -328,12 +330,15 @@ async function proposalView(view, id) {
   };
 
   let queue = Promise.resolve();
+  // `proof`: the event's proof fetched already (a promise of it, or of an RpcError
+  // when its call in a batch was refused, which is then made again alone).
   const verify = (item, ev, proof) => {
     const mark = item.querySelector('.proof');
     const details = item.querySelector('details');
     queue = queue.then(async () => {
       try {
-        const p = proof || await call('gov_getEventProof', [ev.cursor]);
+        const given = await proof;
+        const p = given && !(given instanceof RpcError) ? given : await call('gov_getEventProof', [ev.cursor]);
         const set = await setAt(p.header.height);
         const r = await verifyEventProof(p, app.chainId, set);
         if (JSON.stringify(r.event) !== JSON.stringify(ev.event)) throw new ProofError('event', 'the proven event differs from the listed one');
@@ -371,7 +376,15 @@ async function proposalView(view, id) {
   let after = null;
   for (let pages = 0; pages < 100; pages++) {
     const page = await call('gov_getEvents', [{ proposals: [Number(id)] }, after, 1000]);
-    for (const ev of page.events) verify(addEvent(ev, proposal.state), ev);
+    // Their proofs in JSON-RPC batches (PROOF_BATCH calls each, under the node's
+    // default batch limit of 50), each verified as its batch arrives.
+    const items = page.events.map((ev) => [addEvent(ev, proposal.state), ev]);
+    for (let i = 0; i < items.length; i += PROOF_BATCH) {
+      const chunk = items.slice(i, i + PROOF_BATCH);
+      const proofs = batch(chunk.map(([, ev]) => ['gov_getEventProof', [ev.cursor]]))
+        .catch(() => chunk.map(() => null));
+      chunk.forEach(([item, ev], k) => verify(item, ev, proofs.then((all) => all[k])));
+    }
     after = page.next;
     if (page.complete || page.next === null) break;
   }

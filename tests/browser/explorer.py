@@ -163,8 +163,26 @@ def proposals_view(p, proposal, kind, status):
     print(f"proposals view: #{proposal} under kind={kind} status={status}, region=eu; not under pipeline_action")
 
 
+# Counts the event proofs each request to the node asks for, from here on in this page.
+COUNT_PROOF_REQUESTS = r"""
+window.proofRequests = [];
+const original = window.fetch;
+window.fetch = function (url, init) {
+  const body = init && typeof init.body === 'string' ? init.body : '';
+  if (body.includes('gov_getEventProof')) {
+    const parsed = JSON.parse(body);
+    window.proofRequests.push(Array.isArray(parsed) ? parsed.length : 1);
+  }
+  return original.apply(this, arguments);
+};
+"""
+
+
 def proposal_view(p, proposal, state):
-    p.go(f"#/proposal/{proposal}")
+    # Opened from another view of the same page, so the request counter sees every call.
+    p.go("#/proposals")
+    p.wait("the proposals list", lambda: p.find("#proposal-list"))
+    p.d.execute_script(COUNT_PROOF_REQUESTS + f"location.hash = '#/proposal/{proposal}';")
     p.wait("the tallies", lambda: len(p.find(".tally[data-region]")) == 2)
     for region in ["eu", "us"]:
         card = p.text(f'.tally[data-region="{region}"]')
@@ -195,11 +213,15 @@ def proposal_view(p, proposal, state):
     check(all(m.startswith("verified ✓ (") and "signatures, quorum" in m for m in marks), f"marks {marks}")
     summary = p.text("#proof-summary")
     check("verified ✓" in summary and f"{len(items)} of {len(items)} event proofs" in summary, summary)
+    # The stored events' proofs came in JSON-RPC batches, not a request each (events
+    # that arrive live are asked for alone).
+    requests = p.d.execute_script("return window.proofRequests")
+    check(any(n > 1 for n in requests) and len(requests) < len(items), f"proof requests {requests} for {len(items)} events")
     # The details of one proof: the path, the root, the block and who signed.
     p.find("#timeline > li details summary")[1].click()
     detail = p.text("#timeline > li:nth-child(2) details ul")
     check("receipts root" in detail and "signed by" in detail, detail)
-    print(f"proposal view: {len(items)} events {types}; {summary}")
+    print(f"proposal view: {len(items)} events {types}; {summary}; proofs asked in requests of {requests}")
     p.shot("proposal")
 
 
