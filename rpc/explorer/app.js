@@ -31,6 +31,11 @@ function el(tag, attrs = {}, ...children) {
     else if (key === 'dataset') Object.assign(node.dataset, value);
     else node.setAttribute(key, value === true ? '' : value);
   }
+  return append(node, children);
+}
+
+/** Appends children (nested arrays flattened; null, undefined and false skipped; the rest as text). */
+function append(node, children) {
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
@@ -464,11 +469,7 @@ const SVG = 'http://www.w3.org/2000/svg';
 function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS(SVG, tag);
   for (const [key, value] of Object.entries(attrs)) if (value !== undefined && value !== null) node.setAttribute(key, value);
-  for (const child of children.flat(Infinity)) {
-    if (child === undefined || child === null || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
+  return append(node, children);
 }
 
 /** Seconds as the two largest units, such as "2 h 5 min" or "45 s"; '–' for none. */
@@ -490,26 +491,29 @@ const perDay = (x) => (x >= 10 ? Number(x).toFixed(1) : String(Number(Number(x).
 const utcDay = (text) => Date.parse(`${text}T00:00:00Z`);
 const dayText = (ms) => new Date(ms).toISOString().slice(0, 10);
 
+/** A figure as the node gave it, for `data-value` ('' for none). */
+const valueData = (value) => ({ value: value === null ? '' : String(value) });
+
 /** The four figures of the period, each with its value in `data-value` as the node gave it. */
 function deliverySummary(t, answer) {
   const figure = (id, title, value, shown, ...notes) => el('div', { class: 'figure', dataset: { figure: id } },
     el('h3', {}, title),
-    el('strong', { class: 'value', dataset: { value: value === null ? '' : String(value) } }, shown),
+    el('strong', { class: 'value', dataset: valueData(value) }, shown),
     notes.map((n) => el('p', { class: 'muted' }, n)));
   return el('div', { class: 'figures' },
     figure('deployments', 'Deployments', t.deployments, t.deployments,
-      [el('span', { class: 'per-day', dataset: { value: String(t.deployments_per_day) } }, `${perDay(t.deployments_per_day)} per day`),
+      [el('span', { class: 'per-day', dataset: valueData(t.deployments_per_day) }, `${perDay(t.deployments_per_day)} per day`),
         ` over ${plural(answer.days, 'day', 'days')}`]),
     figure('lead-time', 'Lead time', t.lead_time_mean_seconds, duration(t.lead_time_mean_seconds),
       'mean, submission to deployment',
-      el('span', { class: 'max', dataset: { value: t.lead_time_max_seconds === null ? '' : String(t.lead_time_max_seconds) } },
+      el('span', { class: 'max', dataset: valueData(t.lead_time_max_seconds) },
         `max ${duration(t.lead_time_max_seconds)}`)),
     figure('change-failure-rate', 'Change failure rate', t.change_failure_rate,
       t.change_failure_rate === null ? '–' : percent(t.change_failure_rate),
       t.executed ? `${t.failed} of ${plural(t.executed, 'execution', 'executions')} failed or rolled back` : 'nothing executed'),
     figure('time-to-restore', 'Time to restore', t.time_to_restore_mean_seconds, duration(t.time_to_restore_mean_seconds),
       t.restores ? `mean of ${plural(t.restores, 'restore', 'restores')}` : 'no failure restored',
-      el('span', { class: 'max', dataset: { value: t.time_to_restore_max_seconds === null ? '' : String(t.time_to_restore_max_seconds) } },
+      el('span', { class: 'max', dataset: valueData(t.time_to_restore_max_seconds) },
         `max ${duration(t.time_to_restore_max_seconds)}`)));
 }
 

@@ -182,7 +182,7 @@ def proposal_view(p, proposal, state):
     # Opened from another view of the same page, so the request counter sees every call.
     p.go("#/proposals")
     p.wait("the proposals list", lambda: p.find("#proposal-list"))
-    p.d.execute_script(COUNT_PROOF_REQUESTS + f"location.hash = '#/proposal/{proposal}';")
+    p.js(COUNT_PROOF_REQUESTS + "location.hash = args[0];", f"#/proposal/{proposal}")
     p.wait("the tallies", lambda: len(p.find(".tally[data-region]")) == 2)
     for region in ["eu", "us"]:
         card = p.text(f'.tally[data-region="{region}"]')
@@ -215,7 +215,7 @@ def proposal_view(p, proposal, state):
     check("verified ✓" in summary and f"{len(items)} of {len(items)} event proofs" in summary, summary)
     # The stored events' proofs came in JSON-RPC batches, not a request each (events
     # that arrive live are asked for alone).
-    requests = p.d.execute_script("return window.proofRequests")
+    requests = p.js("return window.proofRequests;")
     check(any(n > 1 for n in requests) and len(requests) < len(items), f"proof requests {requests} for {len(items)} events")
     # The details of one proof: the path, the root, the block and who signed.
     p.find("#timeline > li details summary")[1].click()

@@ -137,9 +137,11 @@ impl Net {
     /// (`accord tx propose --wait`, which fills in a payload digest the draft leaves
     /// out), signed with the network's key `author`; returns the height it was finalized
     /// at, as the command printed it.
-    pub fn propose_with_cli(&self, author: &str, draft: &str) -> u64 {
+    pub fn propose_with_cli(&self, author: &str, draft: impl AsRef<std::path::Path>) -> u64 {
         let out = crate::accord()
-            .args(["tx", "propose", "--draft", draft, "--key"])
+            .args(["tx", "propose", "--draft"])
+            .arg(draft.as_ref())
+            .arg("--key")
             .arg(self.key(author))
             .args(["--rpc", &self.nodes[0].node.rpc, "--wait"])
             .output()

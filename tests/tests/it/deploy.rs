@@ -377,16 +377,11 @@ mod slow {
         let mut net = Net::new(2, 2);
         net.start_all();
         net.wait_height(0, 2, Duration::from_secs(60)).await;
-        let draft = super::repo().join("docs/examples/draft-documentation.json");
+        net.propose_with_cli(
+            "author",
+            super::repo().join("docs/examples/draft-documentation.json"),
+        );
         let rpc_url = net.nodes[0].node.rpc.clone();
-        let out = accord_tests::accord()
-            .args(["tx", "propose", "--wait", "--rpc", &rpc_url, "--draft"])
-            .arg(&draft)
-            .arg("--key")
-            .arg(net.key("author"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", super::text(&out));
         let dir = tempfile::tempdir().unwrap();
         let listen = format!("127.0.0.1:{}", net.spare_port(0));
         let mut agent = AgentProc::with_rpc(
